@@ -1,0 +1,1 @@
+"""The built-in techniques, each registered through the `ganagerie` entry-point group."""

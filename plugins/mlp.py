@@ -1,0 +1,101 @@
+"""Fully connected G and D for vector data (and flattened images).
+
+With ``g_width=400, g_depth=4, g_batchnorm=true, latent_dim=2`` and
+``d_width=200, d_depth=3, d_maxout=5`` it is the 2-D architecture of PacGAN
+(Lin et al. 2018, app. D) and VEEGAN (Srivastava et al. 2017): G 4x400 BN-ReLU from
+2-d N(0, I) noise, D 3x200 maxout with 5 pieces (Goodfellow et al. 2013).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from ganagerie import hookimpl
+from ganagerie.components import Architecture, Discriminator, Generator
+
+
+class Maxout(nn.Module):
+    """A linear layer whose output is the max over ``pieces`` affine maps (Goodfellow 2013)."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).unflatten(1, (-1, self.pieces)).amax(dim=2)
+
+
+class MLPGenerator(Generator):
+    def __init__(self, shape, latent_dim, width, depth, batchnorm):
+        super().__init__()
+        self.shape, self.latent_dim = tuple(shape), latent_dim
+        layers, d = [], latent_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, width)]
+            layers += [nn.BatchNorm1d(width)] if batchnorm else []
+            layers += [nn.ReLU()]
+            d = width
+        layers.append(nn.Linear(d, math.prod(shape)))
+        if len(shape) == 3:  # images live in [-1, 1]
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(-1, *self.shape)
+
+
+class MLPDiscriminator(Discriminator):
+    def __init__(self, shape, width, depth, maxout):
+        super().__init__()
+        layers, d = [], math.prod(shape)
+        for _ in range(depth):
+            if maxout > 1:
+                layers.append(Maxout(d, width, maxout))
+            else:
+                layers += [nn.Linear(d, width), nn.LeakyReLU(0.2)]
+            d = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(d, 1)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x.flatten(1))
+
+    def classify(self, h: Tensor) -> Tensor:
+        return self.head(h).squeeze(1)
+
+
+class MLP(Architecture):
+    """Fully connected G and D; BN in G and maxout in D optional (PacGAN's 2-D setup)."""
+
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        g_width: int = 128,
+        g_depth: int = 3,
+        g_batchnorm: bool = False,
+        d_width: int = 128,
+        d_depth: int = 3,
+        d_maxout: int = 1,
+    ):
+        for name, value in [("latent_dim", latent_dim), ("g_width", g_width),
+                            ("d_width", d_width), ("d_maxout", d_maxout)]:
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if g_depth < 0 or d_depth < 1:
+            raise ValueError("g_depth must be >= 0 and d_depth >= 1")
+        self.latent_dim, self.g_width, self.g_depth = latent_dim, g_width, g_depth
+        self.g_batchnorm, self.d_width, self.d_depth = g_batchnorm, d_width, d_depth
+        self.d_maxout = d_maxout
+
+    def build(self, shape):
+        g = MLPGenerator(shape, self.latent_dim, self.g_width, self.g_depth, self.g_batchnorm)
+        d = MLPDiscriminator(shape, self.d_width, self.d_depth, self.d_maxout)
+        return g, d
+
+
+@hookimpl
+def register_architectures(register):
+    register("mlp", MLP)

@@ -1,0 +1,88 @@
+"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision, read from ``root``.
+
+Nothing is downloaded unless the user asks (``--download``); without the files the
+error names the flags to use. Images are scaled to [-1, 1] and held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ganagerie import hookimpl
+from ganagerie.components import DataSplit, Dataset
+from ganagerie.errors import UsageError
+
+
+def default_root() -> str:
+    return os.environ.get("GANAGERIE_DATA", str(Path("~/.cache/ganagerie/data").expanduser()))
+
+
+class TorchvisionImages(Dataset):
+    """A torchvision image dataset held in memory as floats in [-1, 1]."""
+
+    def __init__(self, title: str, cls_name: str, shape, root: str, download: bool):
+        self.title, self.cls_name = title, cls_name
+        self.shape = tuple(shape)
+        self.num_classes = 10
+        self.root = str(Path(root).expanduser()) if root else default_root()
+        self.download = download
+        self._cache: dict[str, DataSplit] = {}
+
+    def load(self, split: str = "train") -> DataSplit:
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}; use train or test")
+        if split not in self._cache:
+            self._cache[split] = self._read(split == "train")
+        return self._cache[split]
+
+    def _read(self, train: bool) -> DataSplit:
+        import torchvision.datasets as tvd
+
+        cls = getattr(tvd, self.cls_name)
+        try:
+            ds = cls(self.root, train=train, download=self.download)
+        except RuntimeError as exc:
+            if "not found" not in str(exc).lower() and "corrupted" not in str(exc).lower():
+                raise
+            raise UsageError(
+                f"{self.title} not found under {self.root}; pass --download to fetch it, "
+                "or --data-root DIR where it already is"
+            ) from None
+        except OSError as exc:  # URLError and socket errors while downloading
+            raise UsageError(
+                f"could not download {self.title} into {self.root} ({exc}); without internet, "
+                "copy the files there on another machine and pass --data-root"
+            ) from None
+        data = torch.as_tensor(ds.data)
+        if data.dim() == 3:  # MNIST-style [N, H, W]
+            data = data.unsqueeze(1)
+        else:  # CIFAR-style [N, H, W, C]
+            data = data.permute(0, 3, 1, 2)
+        x = data.float().div(127.5).sub(1.0).contiguous()
+        y = torch.as_tensor(ds.targets, dtype=torch.long)
+        return DataSplit(x, y)
+
+
+def mnist(root: str = "", download: bool = False) -> TorchvisionImages:
+    """MNIST handwritten digits, 28x28 grey (LeCun et al. 1998); needs the files or --download."""
+    return TorchvisionImages("MNIST", "MNIST", (1, 28, 28), root, download)
+
+
+def fashion_mnist(root: str = "", download: bool = False) -> TorchvisionImages:
+    """Fashion-MNIST, 28x28 grey (Xiao et al. 2017); needs the files or --download."""
+    return TorchvisionImages("Fashion-MNIST", "FashionMNIST", (1, 28, 28), root, download)
+
+
+def cifar10(root: str = "", download: bool = False) -> TorchvisionImages:
+    """CIFAR-10, 32x32 colour (Krizhevsky 2009); needs the files or --download."""
+    return TorchvisionImages("CIFAR-10", "CIFAR10", (3, 32, 32), root, download)
+
+
+@hookimpl
+def register_datasets(register):
+    register("mnist", mnist)
+    register("fashion-mnist", fashion_mnist)
+    register("cifar10", cifar10)

@@ -1,0 +1,55 @@
+"""Named presets: a loss, regularizers and a schedule, each field overridable by the user."""
+
+from __future__ import annotations
+
+from ganagerie import hookimpl
+
+# DCGAN's optimiser settings (Radford et al. 2016), used where the paper gives none.
+_DCGAN_ADAM = {"lr_g": 2e-4, "lr_d": 2e-4, "betas_g": [0.5, 0.999], "betas_d": [0.5, 0.999]}
+
+
+def vanilla() -> dict:
+    """Non-saturating GAN loss, no regularizer (Goodfellow et al. 2014), DCGAN's Adam."""
+    return {"loss": "non-saturating", "regularizers": [], "n_critic": 1, **_DCGAN_ADAM}
+
+
+def wgan_gp() -> dict:
+    """Wasserstein + gradient penalty 10, 5 critic steps, Adam(1e-4, 0, 0.9) (Gulrajani 2017)."""
+    return {
+        "loss": "wasserstein",
+        "regularizers": [{"name": "gradient-penalty", "options": {"weight": 10.0}}],
+        "n_critic": 5,
+        "lr_g": 1e-4,
+        "lr_d": 1e-4,
+        "betas_g": [0.0, 0.9],
+        "betas_d": [0.0, 0.9],
+    }
+
+
+def feature_matching() -> dict:
+    """Generator trained by feature matching alone, D by the GAN loss (Salimans et al. 2016)."""
+    return {
+        "loss": "non-saturating",
+        "regularizers": [{"name": "feature-matching", "options": {"weight": 1.0}}],
+        "loss_g_weight": 0.0,
+        "n_critic": 1,
+        **_DCGAN_ADAM,
+    }
+
+
+def spectral_norm() -> dict:
+    """Hinge loss with a spectrally normalised discriminator (Miyato et al. 2018)."""
+    return {
+        "loss": "hinge",
+        "regularizers": [{"name": "spectral-norm", "options": {}}],
+        "n_critic": 1,
+        **_DCGAN_ADAM,
+    }
+
+
+@hookimpl
+def register_variants(register):
+    register("vanilla", vanilla)
+    register("wgan-gp", wgan_gp)
+    register("feature-matching", feature_matching)
+    register("spectral-norm", spectral_norm)

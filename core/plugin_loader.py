@@ -12,7 +12,6 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import UsageError
 from .registry import KINDS, Provenance, Registry
 
 ENTRY_POINT_GROUP = "ganagerie"

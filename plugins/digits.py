@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ganagerie import hookimpl
-from ganagerie.components import DataSplit, Dataset
+from ganagerie.components import Dataset, DataSplit
 
 
 class Digits(Dataset):

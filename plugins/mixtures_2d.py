@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ganagerie import hookimpl
-from ganagerie.components import DataSplit, Dataset
+from ganagerie.components import Dataset, DataSplit
 
 _SPLIT_OFFSET = {"train": 0, "test": 1_000_003}
 

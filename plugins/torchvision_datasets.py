@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ganagerie import hookimpl
-from ganagerie.components import DataSplit, Dataset
+from ganagerie.components import Dataset, DataSplit
 from ganagerie.errors import UsageError
 
 

@@ -1,0 +1,106 @@
+"""The trainer: determinism, bit-exact resume, divergence, EMA, run directory contents."""
+
+import json
+
+import torch
+
+from ganagerie.config import resolve_config
+from ganagerie.files import read_jsonl
+from ganagerie.rundir import RunDir, read_checkpoint
+from ganagerie.trainer import Trainer, train
+
+TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
+        "log_every=10", "batch_size=32", "dataset.n=2000"]
+
+
+def tiny(registry, steps, variant="wgan-gp", extra=(), **kw):
+    return resolve_config(registry, dataset="ring8", variant=variant,
+                          overrides={"steps": steps}, sets=[*TINY, *extra], **kw)
+
+
+def losses(run_dir):
+    return [{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}
+            for r in read_jsonl(RunDir(run_dir).metrics)]
+
+
+def test_same_seed_gives_identical_losses_and_different_seed_does_not(registry, tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        cfg = tiny(registry, 40, extra=[f"seed={seed}"])
+        train(cfg, registry, tmp_path / name, progress=False)
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    assert losses(tmp_path / "a") != losses(tmp_path / "c")
+    assert [r["step"] for r in losses(tmp_path / "a")] == [10, 20, 30, 40]
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(registry, tmp_path):
+    # EMA and BN in G make sure every piece of state is checkpointed
+    extra = ["ema_decay=0.9", "arch.g_batchnorm=true", "checkpoint_every=20"]
+    train(tiny(registry, 60, extra=extra), registry, tmp_path / "full", progress=False)
+    train(tiny(registry, 30, extra=extra), registry, tmp_path / "part", progress=False)
+    cfg = json.loads((tmp_path / "part" / "config.json").read_text())
+    assert cfg["steps"] == 30
+    resumed = tiny(registry, 60, extra=extra)
+    train(resumed, registry, tmp_path / "part", resume=True, progress=False)
+    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
+    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    assert full["step"] == part["step"] == 60
+    for key in ("generator", "discriminator", "ema"):
+        for name, tensor in full[key].items():
+            assert torch.equal(tensor, part[key][name]), (key, name)
+    assert losses(tmp_path / "full") == losses(tmp_path / "part")
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(registry, tmp_path):
+    cfg = tiny(registry, 30, extra=["checkpoint_every=20"])
+    train(cfg, registry, tmp_path / "r", progress=False)
+    rd = RunDir(tmp_path / "r")
+    # pretend the process died after logging step 30 but before checkpointing it
+    trainer = Trainer(cfg, registry, rd.root)
+    trainer.step = 20
+    trainer.save_checkpoint()
+    trainer.resume()
+    assert [r["step"] for r in read_jsonl(rd.metrics)] == [10, 20]
+
+
+def test_divergence_stops_the_run(registry, tmp_path):
+    cfg = tiny(registry, 200, variant="vanilla", extra=["lr_d=1e30", "lr_g=1e30", "log_every=5"])
+    result = train(cfg, registry, tmp_path / "d", progress=False)
+    assert result.status == "diverged" and result.step < 200
+    assert RunDir(tmp_path / "d").read_status()["status"] == "diverged"
+
+
+def test_run_directory_contents(registry, tmp_path):
+    cfg = tiny(registry, 20, variant="feature-matching", extra=["sample_every=10"])
+    result = train(cfg, registry, tmp_path / "r", progress=False)
+    rd = RunDir(tmp_path / "r")
+    assert result.status == "completed"
+    assert json.loads(rd.config.read_text()) == json.loads(json.dumps(cfg.to_dict()))
+    rows = read_jsonl(rd.metrics)
+    assert {"d_loss", "g_loss", "g/feature-matching", "steps_per_s"} <= set(rows[-1])
+    assert sorted(p.name for p in rd.samples.iterdir()) == ["step_0000010.png", "step_0000020.png"]
+    assert rd.read_status() == {"status": "completed", "step": 20, "steps": 20}
+    assert not list(rd.root.rglob("*.tmp"))
+
+
+def test_feature_matching_alone_drives_the_generator(registry, tmp_path):
+    cfg = tiny(registry, 1, variant="feature-matching")
+    trainer = Trainer(cfg, registry, tmp_path)
+    before = [p.clone() for p in trainer.G.parameters()]
+    trainer.train_step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
+
+
+def test_generator_step_leaves_discriminator_gradients_alone(registry, tmp_path):
+    trainer = Trainer(tiny(registry, 1, variant="vanilla"), registry, tmp_path)
+    snapshots = []
+    d_step = trainer.opt_d.step
+
+    def record_then_step(*args, **kwargs):
+        snapshots.append([p.grad.clone() for p in trainer.D.parameters()])
+        return d_step(*args, **kwargs)
+
+    trainer.opt_d.step = record_then_step
+    trainer.train_step()
+    # the G step backpropagates through D but must not add to D's gradients
+    assert len(snapshots) == 1
+    assert all(torch.equal(a, p.grad) for a, p in zip(snapshots[0], trainer.D.parameters()))

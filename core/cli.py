@@ -86,6 +86,10 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--data-root", help="Where torchvision datasets live.")
 @click.option("--download", is_flag=True, help="Allow torchvision datasets to download.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--eval-every", type=int, help="Score the generator every N steps and at the end "
+              "(rows with 'eval' in metrics.jsonl).")
+@click.option("--eval-metrics", help="Metrics for --eval-every, comma-separated. Default: all that apply.")
+@click.option("--eval-samples", type=int, help="Generated samples per evaluation. Default: the metrics'.")
 @click.pass_context
 def train_cmd(ctx: click.Context, **kw) -> None:
     """Train one GAN run and write its run directory."""
@@ -130,7 +134,8 @@ def train_cmd(ctx: click.Context, **kw) -> None:
             arch=kw["arch"],
             regularizers=kw["regs"],
             overrides={"steps": kw["steps"], "batch_size": kw["batch_size"], "seed": kw["seed"],
-                       "device": kw["device"]},
+                       "device": kw["device"], "eval_every": kw["eval_every"],
+                       "eval_metrics": kw["eval_metrics"], "eval_samples": kw["eval_samples"]},
             sets=kw["sets"],
             dataset_options=ds_opts,
         )
@@ -154,6 +159,122 @@ def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
 
     sample_run(run_dir, _registry(), n, output, seed)
     click.echo(f"wrote {n} samples to {output}")
+
+
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--metrics", help="Comma-separated metric names (ganagerie list metrics). "
+              "Default: the run's eval_metrics, i.e. all that apply to its dataset.")
+@click.option("--n-samples", type=click.IntRange(min=2), help="Generated samples. Default: the metrics'.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the metrics.")
+@click.option("--backbone", type=click.Choice(["auto", "classifier", "inception"]), default="auto",
+              show_default=True, help="Feature network of image metrics.")
+@click.option("--inception-weights", help="The FID Inception weights file (no download ever).")
+@click.option("--device", help="cpu, cuda or cuda:N. Default: the run's, when available.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: int, backbone: str,
+             inception_weights: str | None, device: str | None, as_json: bool) -> None:
+    """Score a trained run with metric plugins and write RUN_DIR/eval.json."""
+    from .evaluate import EVAL_FILE, evaluate_run
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    result = evaluate_run(run_dir, _registry(), names, n_samples, seed, device=device,
+                          backbone=backbone, inception_weights=inception_weights)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for name, values in result["metrics"].items():
+        click.echo(f"{name}: " + "  ".join(f"{k}={v:.4g}" for k, v in values.items()))
+    proto = result["protocol"]
+    click.echo(f"({proto['n_generated']} generated samples, seed {proto['seed']}, {proto['device']}, "
+               f"{proto['time_s']:.1f}s) -> {Path(run_dir) / EVAL_FILE}")
+
+
+@cli.group("bench")
+def bench_group() -> None:
+    """Benchmark suites: every (dataset, variant, seed), statistics over seeds, a report."""
+
+
+@bench_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_list_cmd(as_json: bool) -> None:
+    """List the built-in suites; a path to your own .toml works wherever a name does."""
+    from .suite import list_suites
+
+    suites = list_suites()
+    if as_json:
+        click.echo(json.dumps([s.summary() for s in suites], indent=2))
+        return
+    width = max((len(s.name) for s in suites), default=0)
+    for s in suites:
+        info = s.summary()
+        click.echo(f"{s.name:<{width}}  {info['runs']:>3} runs  {s.description}")
+
+
+@bench_group.command("run")
+@click.argument("suite")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output directory; rerun with the same one to finish an interrupted suite. "
+                   "Default: runs/bench/SUITE.")
+@click.option("--seeds", type=int, help="Run seeds 0..N-1 instead of the suite's.")
+@click.option("--jobs", type=int, help="Runs in parallel processes. Default: one per core on CPU.")
+@click.option("--threads", type=int,
+              help="Torch CPU threads per run (CPU results depend on it). Default: cores / jobs.")
+@click.option("--steps", type=int, help="Generator updates of every run, instead of the suite's.")
+@click.option("--set", "sets", multiple=True, help="Override a field of every run: key=value.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | None,
+                  threads: int | None, steps: int | None, sets: tuple[str, ...], quiet: bool) -> int:
+    """Run a suite (built-in name or .toml path) and write report.md, report.html, results.json."""
+    from .bench import outcome_summary, run_suite
+    from .suite import load_suite
+
+    parsed = load_suite(suite)
+    out = out or Path("runs") / "bench" / parsed.name
+    outcomes = run_suite(parsed, out, _registry(), seeds=seeds, steps=steps, sets=sets, jobs=jobs,
+                         threads=threads, progress=False if quiet else None)
+    for o in outcomes:
+        if o.status == "failed":
+            click.echo(f"failed: {o.key}: {o.error}", err=True)
+    s = outcome_summary(outcomes)
+    click.echo(f"{s['runs']} runs: {s['completed']} completed, {s['diverged']} diverged, "
+               f"{s['failed']} failed ({s['reused']} were already done); report: "
+               f"{out / 'report.md'}, {out / 'report.html'}")
+    if s["failed"]:
+        click.echo("rerun the same command to retry the failed runs", err=True)
+    return 1 if s["failed"] else 0
+
+
+@bench_group.command("report")
+@click.argument("out", type=click.Path(path_type=Path))
+def bench_report_cmd(out: Path) -> None:
+    """Rewrite the report of a benchmark directory from its runs."""
+    from .report import write_report
+
+    results = write_report(out, _registry())
+    click.echo(f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'results.json'} "
+               f"({results['content_hash']})")
+
+
+@bench_group.command("verify")
+@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.option("--runs", "runs", multiple=True,
+              help="Only runs whose key matches: DATASET/VARIANT/seed-N, * and ? allowed; repeatable.")
+@click.option("--out", type=click.Path(path_type=Path), help="Where to re-run. Default: a temp dir.")
+@click.option("--jobs", type=int, help="Runs in parallel processes.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, jobs: int | None,
+                     quiet: bool) -> int:
+    """Re-run the runs recorded in a report's results.json and print what differs."""
+    from .verify import verify
+
+    differences, where, n = verify(report_dir, _registry(), runs=runs, out=out, jobs=jobs,
+                                   progress=False if quiet else None)
+    for line in differences:
+        click.echo(line)
+    verdict = f"{len(differences)} differences" if differences else "all match"
+    click.echo(f"verified {n} runs against {report_dir / 'results.json'}: {verdict} (re-run in {where})")
+    return 1 if differences else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,6 +136,10 @@ class Dataset(ABC):
     mode_std: float | None = None
     #: number of classes for labelled data, else None
     num_classes: int | None = None
+    #: for data whose channels each hold a sample of another dataset (Stacked MNIST): that
+    #: dataset; the class is the base classes read channel group by channel group, first most
+    #: significant, so a classifier of the base data scores it
+    stacked_from: Dataset | None = None
 
     @abstractmethod
     def load(self, split: str = "train") -> DataSplit:
@@ -152,7 +156,21 @@ class Metric(ABC):
     ``setup`` prepares what the metric needs from the real data (once);
     ``update`` takes batches of generated samples; ``compute`` returns named values;
     ``protocol`` states how they were measured (a number without it is not a result).
+    A fresh instance is built for every evaluation; construction must stay cheap.
+    ``setup``, ``update`` and ``compute`` run under ``torch.no_grad`` with a seeded global RNG.
+    A factory option named ``backbone`` or ``inception_weights`` receives the evaluation's
+    choice of feature network (see ``ganagerie.backbones``).
     """
+
+    #: generated samples its published protocol uses; an evaluation draws the largest
+    #: of its metrics' numbers unless the user gives one
+    n_samples: int = 10_000
+    #: what a dataset needs for this metric to apply, in words (for error messages)
+    needs: str = ""
+
+    def applies_to(self, dataset: Dataset) -> bool:
+        """Whether the metric is meaningful for ``dataset``; the default metrics are those that are."""
+        return True
 
     def setup(self, dataset: Dataset, device: torch.device) -> None:
         """Prepare references from the real data."""

@@ -71,6 +71,12 @@ class RunConfig:
     sample_every: int = 0
     #: samples in the fixed evaluation noise for pictures; 0 picks 64 images or 1000 points
     n_samples: int = 0
+    #: score the generator with the metrics every N steps and at the end; 0 never
+    eval_every: int = 0
+    #: metric specs for evaluations; resolved to the metrics that apply to the dataset
+    eval_metrics: list[str] = field(default_factory=list)
+    #: generated samples per evaluation; resolved to the largest the metrics call for
+    eval_samples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -91,6 +97,7 @@ class RunConfig:
         kwargs["regularizers"] = [
             Component.parse(r, "regularizer") for r in kwargs.get("regularizers") or []
         ]
+        kwargs["eval_metrics"] = _metric_specs(kwargs.get("eval_metrics"))
         cfg = cls(**kwargs)
         _coerce_scalars(cfg)
         return cfg
@@ -125,6 +132,8 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("sample_every", cfg.sample_every >= 0, "0 (only at the end) or more"),
         ("n_samples", cfg.n_samples >= 0, "0 (automatic) or more"),
         ("seed", cfg.seed >= 0, "0 or more"),
+        ("eval_every", cfg.eval_every >= 0, "0 (never) or more"),
+        ("eval_samples", cfg.eval_samples >= 0, "0 (automatic) or more"),
     ]
     for name, ok, must in checks:
         if not ok:
@@ -151,7 +160,7 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
         active = ", ".join(r.name for r in data["regularizers"]) or "none"
         raise UsageError(f"--set {key}: regularizer '{parts[1]}' is not in this run "
                          f"(active: {active}); add it with --reg {parts[1]}")
-    elif len(parts) == 1 and parts[0] in SCALAR_FIELDS:
+    elif len(parts) == 1 and (parts[0] in SCALAR_FIELDS or parts[0] == "eval_metrics"):
         data[parts[0]] = value
     else:
         fields = sorted(SCALAR_FIELDS)
@@ -228,12 +237,20 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
     data = dict(data)
     ds_entry = registry.get("dataset", data["dataset"].name)
     data["dataset"] = _fill(registry, "dataset", data["dataset"])
-    is_image = len(registry.create("dataset", ds_entry.name, data["dataset"].options).shape) == 3
+    dataset = registry.create("dataset", ds_entry.name, data["dataset"].options)
+    is_image = len(dataset.shape) == 3
     arch = data.get("arch")
     if arch is None or not arch.name:
         data["arch"] = Component("dcgan" if is_image else "mlp", arch.options if arch else {})
     if not data.get("n_samples"):
         data["n_samples"] = 64 if is_image else 1000
+    from .evaluate import resolve_eval  # evaluate builds on this module
+
+    data["eval_metrics"], data["eval_samples"] = resolve_eval(
+        registry, dataset, _metric_specs(data.get("eval_metrics")), data.get("eval_samples") or None)
+    if data.get("eval_every") and not data["eval_metrics"]:
+        raise UsageError("--eval-every: no registered metric applies to this dataset "
+                         "(ganagerie list metrics)")
     data["arch"] = _fill(registry, "architecture", data["arch"])
     data["loss"] = _fill(registry, "loss", data["loss"])
     data["regularizers"] = [_fill(registry, "regularizer", r) for r in data["regularizers"]]
@@ -242,6 +259,17 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
 
         data["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     return RunConfig.from_dict({k: v for k, v in data.items()})
+
+
+def _metric_specs(value: Any) -> list[str]:
+    """Metric specs from a list or a comma-separated string of names."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"eval_metrics must be metric names, e.g. fid,kid; got {value!r}")
+    return [v.strip() for v in value if v.strip()]
 
 
 def _fill(registry: Registry, kind: str, comp: Component) -> Component:

@@ -78,6 +78,7 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, registry: Registry, run_dir: str | Path):
         self.cfg = cfg
+        self.registry = registry
         self.rd = RunDir(Path(run_dir))
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -188,8 +189,30 @@ class Trainer:
                     self.save_checkpoint()
                 if (cfg.sample_every and self.step % cfg.sample_every == 0) or at_end:
                     self.save_samples()
+                if cfg.eval_every and (self.step % cfg.eval_every == 0 or at_end):
+                    started = time.perf_counter()
+                    self.evaluate()
+                    t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
         rd.write_status(status, self.step, cfg.steps)
         return TrainResult(status, self.step, rd.root, last)
+
+    def evaluate(self) -> dict[str, Any]:
+        """Score the generator (its EMA if kept) with the run's metrics; append the row to metrics.jsonl.
+
+        The row is ``{"step": s, "eval": {metric: {value: float}}, "eval_time_s": t}``; the
+        noise and the metrics are seeded from the run's seed, the training RNG is untouched.
+        """
+        from .evaluate import evaluate_generator
+
+        cfg = self.cfg
+        result = evaluate_generator(
+            self.ema if self.ema is not None else self.G, self.dataset, self.registry,
+            metrics=cfg.eval_metrics or None, n_samples=cfg.eval_samples or None, seed=cfg.seed,
+            device=self.device,
+        )
+        row = {"step": self.step, "eval": result["metrics"], "eval_time_s": result["protocol"]["time_s"]}
+        append_jsonl(self.rd.metrics, row)
+        return row
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Generated samples for noise ``z`` from the EMA generator if kept, in eval mode."""

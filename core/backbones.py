@@ -1,0 +1,404 @@
+"""Feature networks for image metrics, and the base of every metric that uses one.
+
+A backbone maps images in [-1, 1] to penultimate features (FID, KID, precision/recall,
+density/coverage) and class logits (Inception Score, class modes). Two kinds:
+
+* ``inception``: the standard FID Inception-v3 (TF 2015-12-05 weights, through
+  torch-fidelity), when the weights are on this machine; nothing is downloaded.
+* ``classifier``: a small CNN trained on the dataset's own train split, the approach of
+  MNIST-FID in the literature. Training is deterministic and on the CPU; the weights are
+  cached under ``$GANAGERIE_CACHE`` (default ``~/.cache/ganagerie``), keyed by a hash of the
+  data and ``CLASSIFIER_VERSION``, with their test accuracy.
+
+``auto`` picks Inception for images of side 32 or more when its weights are found,
+otherwise the classifier. Every backbone states itself in ``info`` for the protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .components import Dataset, DataSplit, Metric
+from .errors import UsageError
+from .files import write_with
+
+BACKBONES = ("auto", "classifier", "inception")
+
+#: bump when the classifier's architecture or training changes: old caches are then ignored
+CLASSIFIER_VERSION = 1
+CLASSIFIER_BATCH = 64
+CLASSIFIER_MIN_STEPS = 600
+CLASSIFIER_FEATURES = 128
+
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+#: Inception features mean little on tiny images (8x8 digits): ``auto`` keeps the classifier there
+INCEPTION_MIN_SIDE = 32
+
+
+def cache_dir() -> Path:
+    """Where trained classifiers are kept: ``$GANAGERIE_CACHE`` or ``~/.cache/ganagerie``."""
+    return Path(os.environ.get("GANAGERIE_CACHE") or "~/.cache/ganagerie").expanduser()
+
+
+class Backbone(nn.Module):
+    """Images in [-1, 1] ``[B, C, H, W]`` -> (features ``[B, F]``, class logits ``[B, K]``)."""
+
+    feature_dim: int
+    num_classes: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: how the backbone was made (name, weights, accuracy...): goes into every protocol
+        self.info: dict[str, Any] = {}
+        self._memo: list[tuple[tuple, Tensor, tuple[Tensor, Tensor]]] = []
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def embed(self, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+        """Features and logits of ``x`` on the backbone's device, batched and without grad.
+
+        The last few inputs are remembered by identity, so metrics that share a generated
+        batch or the real split run the network on it once.
+        """
+        key = (id(x), x._version, x.data_ptr(), tuple(x.shape))
+        for k, ref, out in self._memo:
+            if k == key and ref is x:
+                return out
+        device = self.device
+        feats, logits = [], []
+        with torch.no_grad():
+            for i in range(0, x.shape[0], batch_size):
+                f, lg = self(x[i : i + batch_size].to(device))
+                feats.append(f)
+                logits.append(lg)
+        out = (torch.cat(feats), torch.cat(logits))
+        self._memo = [*self._memo[-2:], (key, x, out)]
+        return out
+
+
+class DomainClassifier(nn.Module):
+    """A small CNN: conv stages halving the side down to 4 or less, pooled to the features."""
+
+    def __init__(self, shape: tuple[int, ...], num_classes: int, width: int = 32):
+        super().__init__()
+        channels, height, width_px = shape
+        layers: list[nn.Module] = []
+        ch_in, ch = channels, width
+        while True:
+            layers += [nn.Conv2d(ch_in, ch, 3, padding=1), nn.ReLU()]
+            ch_in = ch
+            if min(height, width_px) <= 4:
+                break
+            layers.append(nn.MaxPool2d(2))
+            height, width_px, ch = height // 2, width_px // 2, min(ch * 2, 256)
+        # the last map is at most 4x4: flattening it keeps where the strokes are, which small
+        # images need (pooling it away cost the 8x8 digits several points of accuracy)
+        self.body = nn.Sequential(*layers, nn.Flatten(),
+                                  nn.Linear(ch_in * height * width_px, CLASSIFIER_FEATURES), nn.ReLU())
+        self.head = nn.Linear(CLASSIFIER_FEATURES, num_classes)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.body(x)
+        return h, self.head(h)
+
+
+class ClassifierBackbone(Backbone):
+    """A trained ``DomainClassifier`` as a backbone."""
+
+    def __init__(self, net: DomainClassifier, info: dict[str, Any]):
+        super().__init__()
+        self.net = net.eval().requires_grad_(False)
+        self.feature_dim = CLASSIFIER_FEATURES
+        self.num_classes = net.head.out_features
+        self.info = info
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.net(x)
+
+
+class StackedBackbone(Backbone):
+    """Scores data stacked from a base dataset channel group by channel group.
+
+    Features are the base features of each group side by side; the logits of the joint
+    class (first group most significant) are the sums of the groups' log-probabilities,
+    i.e. the groups are classified independently, as in the Stacked MNIST protocol.
+    """
+
+    def __init__(self, base: Backbone, groups: int):
+        super().__init__()
+        self.base, self.groups = base, groups
+        self.feature_dim = base.feature_dim * groups
+        self.num_classes = base.num_classes**groups
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        feats, joint = [], None
+        for part in x.chunk(self.groups, dim=1):
+            f, lg = self.base(part)
+            feats.append(f)
+            lp = lg.log_softmax(dim=1)
+            joint = lp if joint is None else (joint[:, :, None] + lp[:, None, :]).flatten(1)
+        return torch.cat(feats, dim=1), joint
+
+
+class InceptionBackbone(Backbone):
+    """The standard FID Inception-v3 of torch-fidelity: pool features (2048) and logits (1008)."""
+
+    def __init__(self, net: nn.Module, info: dict[str, Any]):
+        super().__init__()
+        self.net = net
+        self.feature_dim, self.num_classes = 2048, 1008
+        self.info = info
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        # the network expects 8-bit RGB, as the images it was measured on
+        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        feats, logits = self.net(x)
+        return feats, logits
+
+
+# -- choosing and building --------------------------------------------------------------
+
+_loaded: dict[tuple, Backbone] = {}
+_keys: weakref.WeakKeyDictionary[Dataset, str] = weakref.WeakKeyDictionary()
+
+
+def get_backbone(
+    dataset: Dataset,
+    device: torch.device | str = "cpu",
+    kind: str = "auto",
+    inception_weights: str | None = None,
+) -> Backbone:
+    """The backbone for ``dataset`` on ``device`` (``kind``: auto, classifier or inception).
+
+    Classifiers are trained on first use and then read from the cache; built backbones are
+    also kept for the life of the process.
+    """
+    if kind not in BACKBONES:
+        raise UsageError(f"unknown backbone '{kind}'; choose from {', '.join(BACKBONES)}")
+    if not dataset.is_image:
+        raise UsageError(f"image metrics need images [C, H, W]; this dataset's samples have shape "
+                         f"{tuple(dataset.shape)} (ganagerie list metrics)")
+    if kind == "auto":
+        kind = "inception" if inception_weights or _inception_suits(dataset) else "classifier"
+    if kind == "inception":
+        path = _inception_path(inception_weights)
+        key: tuple = ("inception", str(path))
+        build = lambda: load_inception(path)  # noqa: E731
+    else:
+        base = _base(dataset)
+        if base not in _keys:  # hashing MNIST takes a while; a dataset object's data does not change
+            _keys[base] = data_key(base)
+        data = _keys[base]
+        key = ("classifier", data, tuple(dataset.shape))
+        build = lambda: classifier_backbone(dataset, data)  # noqa: E731
+    key = (*key, str(torch.device(device)))
+    if key not in _loaded:
+        _loaded[key] = build().to(device)
+    return _loaded[key]
+
+
+def _base(dataset: Dataset) -> Dataset:
+    return dataset.stacked_from if dataset.stacked_from is not None else dataset
+
+
+def _inception_suits(dataset: Dataset) -> bool:
+    if min(dataset.shape[1:]) < INCEPTION_MIN_SIDE:
+        return False
+    try:
+        import torch_fidelity  # noqa: F401
+    except ImportError:
+        return False
+    return _inception_path(None, must_exist=False).is_file()
+
+
+def _inception_path(given: str | None, must_exist: bool = True) -> Path:
+    """The Inception weights: the given path, ``$GANAGERIE_INCEPTION_WEIGHTS``, or torch's cache."""
+    given = given or os.environ.get("GANAGERIE_INCEPTION_WEIGHTS")
+    path = Path(given).expanduser() if given else Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if must_exist and not path.is_file():
+        raise UsageError(
+            f"standard Inception weights not found at {path}; download {INCEPTION_URL} on a machine "
+            "with internet and pass --inception-weights FILE (or set GANAGERIE_INCEPTION_WEIGHTS), "
+            "or use --backbone classifier"
+        )
+    return path
+
+
+def load_inception(path: Path) -> InceptionBackbone:
+    """torch-fidelity's FID Inception with the weights in ``path``; never downloads."""
+    try:
+        import torch_fidelity.feature_extractor_inceptionv3 as tfi
+    except ImportError:
+        raise UsageError("the Inception backbone needs torch-fidelity: pip install "
+                         "'ganagerie[inception]', or use --backbone classifier") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"cannot read Inception weights {path} ({type(exc).__name__}: {exc}); "
+                         f"download {INCEPTION_FILE} again") from None
+    # torch-fidelity would unpickle a weights file with weights_only=False (pickles can run
+    # code), or download one: hand it the state dict loaded safely above instead.
+    original = tfi.load_state_dict_from_url
+    tfi.load_state_dict_from_url = lambda *args, **kwargs: state
+    try:
+        net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"])
+    except RuntimeError:  # load_state_dict lists every key: too long for a one-line error
+        raise UsageError(f"{path} does not hold the FID Inception weights ({INCEPTION_FILE}); "
+                         "pass the right file to --inception-weights") from None
+    finally:
+        tfi.load_state_dict_from_url = original
+    info = {"name": "inception", "weights": INCEPTION_FILE if path.name == INCEPTION_FILE else str(path),
+            "feature_dim": 2048, "features": "pool3 (2048)", "logits": "logits_unbiased (1008)"}
+    return InceptionBackbone(net, info)
+
+
+_NO_LABELS = ("the classifier backbone needs class labels and this dataset has none; "
+              "use --backbone inception with --inception-weights FILE")
+
+
+def data_key(dataset: Dataset) -> str:
+    """A hash of a labelled dataset's splits and the classifier version: the cache key."""
+    if not dataset.num_classes:
+        raise UsageError(_NO_LABELS)
+    h = hashlib.sha256(f"v{CLASSIFIER_VERSION}:{tuple(dataset.shape)}:{dataset.num_classes}".encode())
+    for split in ("train", "test"):
+        data = dataset.load(split)
+        for t in (data.x, data.y):
+            if t is None:
+                raise UsageError(_NO_LABELS)
+            h.update(str(tuple(t.shape)).encode())
+            h.update(t.detach().cpu().contiguous().numpy())
+    return h.hexdigest()
+
+
+def classifier_backbone(dataset: Dataset, key: str | None = None) -> Backbone:
+    """The dataset's classifier (of its base data, for stacked data), trained or from the cache."""
+    base = _base(dataset)
+    key = key or data_key(base)
+    path = cache_dir() / "classifiers" / f"{type(base).__name__.lower()}-{key[:16]}.pt"
+    net = DomainClassifier(tuple(base.shape), base.num_classes)
+    info = _read_cached(path, net, key)
+    if info is None:
+        net, info = train_classifier(base.load("train"), base.load("test"), tuple(base.shape),
+                                     base.num_classes)
+        info = {**info, "key": key[:16]}
+        state = {"version": CLASSIFIER_VERSION, "key": key, "info": info, "state_dict": net.state_dict()}
+        write_with(path, lambda fh: torch.save(state, fh))
+    backbone: Backbone = ClassifierBackbone(net, info)
+    if dataset.stacked_from is not None:
+        groups = dataset.shape[0] // base.shape[0]
+        backbone = StackedBackbone(backbone, groups)
+        test = dataset.load("test")
+        logits = backbone.embed(test.x)[1]
+        backbone.info = {**info, "stacked_groups": groups,
+                         "accuracy_stacked": round((logits.argmax(1) == test.y).float().mean().item(), 4)}
+    return backbone
+
+
+def _read_cached(path: Path, net: DomainClassifier, key: str) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("version") != CLASSIFIER_VERSION or state.get("key") != key:
+            return None
+        net.load_state_dict(state["state_dict"])
+    except Exception:  # a damaged or foreign cache file is retrained over, not trusted
+        return None
+    return dict(state["info"])
+
+
+def train_classifier(
+    train: DataSplit, test: DataSplit, shape: tuple[int, ...], num_classes: int, seed: int = 0
+) -> tuple[DomainClassifier, dict[str, Any]]:
+    """Train a ``DomainClassifier`` deterministically on the CPU; returns it and its record."""
+    # an evaluation runs under no_grad and a seeded RNG: training needs grad and its own seed
+    with torch.random.fork_rng(devices=[]), torch.enable_grad(), _threads_for(shape):
+        torch.manual_seed(seed)
+        net = DomainClassifier(shape, num_classes)
+        g = torch.Generator().manual_seed(seed)
+        n = train.x.shape[0]
+        steps = max(CLASSIFIER_MIN_STEPS, 3 * math.ceil(n / CLASSIFIER_BATCH))
+        opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+        net.train()
+        for _ in range(steps):
+            idx = torch.randint(n, (CLASSIFIER_BATCH,), generator=g)
+            _, logits = net(_jitter(train.x[idx], g))
+            loss = F.cross_entropy(logits, train.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        net.eval().requires_grad_(False)
+    with torch.no_grad():
+        pred = torch.cat([net(x)[1].argmax(1) for x in test.x.split(1000)])
+    accuracy = (pred == test.y).float().mean().item()
+    info = {"name": "classifier", "version": CLASSIFIER_VERSION, "accuracy": round(accuracy, 4),
+            "feature_dim": CLASSIFIER_FEATURES, "num_classes": num_classes,
+            "train_samples": n, "test_samples": int(test.x.shape[0]), "steps": steps, "seed": seed}
+    return net, info
+
+
+@contextlib.contextmanager
+def _threads_for(shape: tuple[int, ...]) -> Iterator[None]:
+    """Train small images on one CPU thread, restoring the thread count after."""
+    # their ops are too small to share, and on a busy machine each op waited for a
+    # descheduled thread: 4 s of training became 80 s
+    before = torch.get_num_threads()
+    if shape[1] * shape[2] <= 16 * 16:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _jitter(x: Tensor, g: torch.Generator) -> Tensor:
+    """Shift a batch by up to one pixel: the classifier then also reads imperfect samples."""
+    dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+# -- the base of backbone metrics -----------------------------------------------------
+
+
+class BackboneMetric(Metric):
+    """A metric on images in a backbone's feature space; the real reference is the train split."""
+
+    needs = "images"
+
+    def __init__(self, backbone: str = "auto", inception_weights: str = ""):
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+        self.backbone_kind, self.inception_weights = backbone, inception_weights
+        self.backbone: Backbone | None = None
+        self.real: DataSplit | None = None
+
+    def applies_to(self, dataset: Dataset) -> bool:
+        return dataset.is_image
+
+    def setup(self, dataset: Dataset, device: torch.device) -> None:
+        self.backbone = get_backbone(dataset, device, self.backbone_kind, self.inception_weights or None)
+        self.real = dataset.load("train")
+
+    def protocol(self) -> dict[str, Any]:
+        n_real = None if self.real is None else int(self.real.x.shape[0])
+        info = None if self.backbone is None else dict(self.backbone.info)
+        return {"backbone": info, "real": "train split", "n_real": n_real}

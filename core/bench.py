@@ -1,0 +1,257 @@
+"""The harness: every run of a suite in its own directory, resumable, then the report.
+
+``OUT/bench.json`` records the plan (the suite text, the command-line options, the
+thread count and every resolved run); ``OUT/runs/DATASET/VARIANT/seed-N/`` are
+ordinary run directories. A rerun into the same ``OUT`` skips the finished runs,
+resumes the unfinished ones from their checkpoints, and refuses to mix in a run
+whose config differs. Everything the report says is read back from these files.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig
+from .environment import describe_environment
+from .errors import UsageError
+from .executor import Executor, SerialExecutor, cpu_count, make_executor, threads_per_job
+from .files import write_json
+from .registry import Registry
+from .rundir import RunDir
+from .suite import RunSpec, Suite, expand
+from .suite_progress import SuiteProgress
+from .trainer import train
+
+PLAN_FILE = "bench.json"
+PLAN_FORMAT = 1
+FINISHED = ("completed", "diverged")
+
+
+@dataclass
+class RunOutcome:
+    """What became of one run in this invocation."""
+
+    key: str
+    status: str  # completed, diverged or failed
+    step: int
+    seconds: float = 0.0
+    reused: bool = False
+    error: str | None = None
+
+
+def run_dir(out: str | Path, key: str) -> RunDir:
+    return RunDir(Path(out) / "runs" / key)
+
+
+def plan_suite(
+    suite: Suite,
+    registry: Registry,
+    *,
+    seeds: int | None = None,
+    steps: int | None = None,
+    sets: Sequence[str] = (),
+) -> list[RunSpec]:
+    """The suite's runs, with ``--seeds N`` (seeds 0..N-1), ``--steps`` and ``--set`` applied."""
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    return expand(suite, registry, seeds=None if seeds is None else range(seeds), steps=steps,
+                  sets=sets)
+
+
+def run_suite(
+    suite: Suite,
+    out: str | Path,
+    registry: Registry | None = None,
+    *,
+    seeds: int | None = None,
+    steps: int | None = None,
+    sets: Sequence[str] = (),
+    jobs: int | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> list[RunOutcome]:
+    """Run (or finish) every run of ``suite`` into ``out`` and write the report there.
+
+    ``threads``: torch CPU threads per run, by default the cores shared among ``jobs``.
+    """
+    from .plugin_loader import get_registry
+    from .report import write_report
+
+    registry = registry or get_registry()
+    out = Path(out)
+    specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
+    check_reusable(out, specs)
+    jobs = default_jobs(specs) if jobs is None else jobs
+    threads = suite_threads(out, jobs, threads)
+    write_json(out / PLAN_FILE, {
+        "format": PLAN_FORMAT,
+        "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},
+        "options": {"seeds": seeds, "steps": steps, "sets": list(sets)},
+        "threads": threads,
+        "environment": describe_environment(),
+        "runs": [s.as_json() for s in specs],
+    })
+    outcomes = execute(specs, out, make_executor(jobs, threads), registry, progress, suite.name)
+    write_report(out, registry)
+    return outcomes
+
+
+def suite_threads(out: Path, jobs: int, threads: int | None) -> int:
+    """Threads per run: CPU results depend on it, so a suite keeps the count it started with."""
+    for flag, value in (("--jobs", jobs), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+    previous = read_plan(out, missing_ok=True)
+    if previous is None:
+        return threads_per_job(jobs) if threads is None else threads
+    if threads is not None and threads != previous["threads"]:
+        raise UsageError(f"{out} was started with {previous['threads']} thread(s) per run; drop "
+                         "--threads or choose another --out")
+    return previous["threads"]
+
+
+def default_jobs(specs: Sequence[RunSpec]) -> int:
+    """One job per core for CPU suites, one at a time on a GPU."""
+    on_cpu = all(s.config["device"] == "cpu" for s in specs)
+    return max(1, min(cpu_count(), len(specs))) if on_cpu else 1
+
+
+def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | None:
+    """The plan recorded in ``OUT/bench.json``."""
+    path = Path(out) / PLAN_FILE
+    try:
+        plan = json.loads(path.read_text())
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise UsageError(f"{out} holds no benchmark ({PLAN_FILE} is missing); "
+                         "give the --out of a `ganagerie bench run`") from None
+    except ValueError as exc:
+        raise UsageError(f"{path} is damaged ({exc}); rerun the suite into a new --out") from None
+    if plan.get("format") != PLAN_FORMAT:
+        raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}")
+    return plan
+
+
+def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
+    """Refuse to resume into run directories made from a different config."""
+    for spec in specs:
+        rd = run_dir(out, spec.key)
+        try:
+            recorded = json.loads(rd.config.read_text())
+        except FileNotFoundError:
+            continue
+        except ValueError:
+            raise UsageError(f"{rd.config} is damaged; delete {rd.root} and rerun") from None
+        if recorded != spec.config:
+            keys = sorted(set(recorded) | set(spec.config))
+            field = next(k for k in keys if recorded.get(k) != spec.config.get(k))
+            raise UsageError(
+                f"{rd.root} holds a run with another config ({field}: {recorded.get(field)!r} "
+                f"there, {spec.config.get(field)!r} now); rerun with the same suite and options, "
+                "or choose another --out"
+            )
+
+
+def needs_work(rd: RunDir, spec: RunSpec) -> bool:
+    """True unless the run finished training and, when it completed, was evaluated."""
+    status = rd.read_status().get("status")
+    if status == "diverged":
+        return False
+    return status != "completed" or (evaluation_planned(spec) and not eval_path(rd).exists())
+
+
+def evaluation_planned(spec: RunSpec) -> bool:
+    """Runs are scored after training, unless no metric applies to their data."""
+    return bool(spec.config["eval_metrics"])
+
+
+def eval_path(rd: RunDir) -> Path:
+    from .evaluate import EVAL_FILE
+
+    return rd.root / EVAL_FILE
+
+
+def execute(
+    specs: Sequence[RunSpec],
+    out: str | Path,
+    executor: Executor,
+    registry: Registry | None = None,
+    progress: bool | None = None,
+    label: str = "suite",
+) -> list[RunOutcome]:
+    """Run the unfinished specs through ``executor``; finished ones are reported as reused."""
+    todo = [s for s in specs if needs_work(run_dir(out, s.key), s)]
+    waiting = {s.key for s in todo}
+    outcomes = {s.key: _reused(run_dir(out, s.key), s) for s in specs if s.key not in waiting}
+    # Only an in-process executor can use a registry built here (e.g. with extra plugins);
+    # worker processes load the installed plugins themselves.
+    in_process = registry if isinstance(executor, SerialExecutor) else None
+    fn = functools.partial(run_one, runs_root=str(Path(out) / "runs"), registry=in_process)
+    with SuiteProgress(len(todo), label, reused=len(outcomes), enabled=progress) as bar:
+        results = executor.map(fn, todo, on_start=bar.started,
+                               on_done=lambda _spec, r: bar.finished(r.status))
+    outcomes.update((r.key, r) for r in results)
+    return [outcomes[s.key] for s in specs]
+
+
+def _reused(rd: RunDir, spec: RunSpec) -> RunOutcome:
+    status = rd.read_status()
+    return RunOutcome(spec.key, status.get("status", "failed"), status.get("step", 0), reused=True)
+
+
+def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> RunOutcome:
+    """Train (or resume) one run and evaluate it; any error is recorded, never raised."""
+    from .plugin_loader import get_registry
+
+    t0 = time.perf_counter()
+    rd = RunDir(Path(runs_root) / spec.key)
+    registry = registry or get_registry()
+    status = rd.read_status()
+    stage = "train"
+    try:
+        if status.get("status") not in FINISHED:
+            result = train(RunConfig.from_dict(spec.config), registry, rd.root, resume=True,
+                           progress=False)
+            status = {"status": result.status, "step": result.step}
+        if status["status"] == "completed" and evaluation_planned(spec):
+            stage = "evaluate"
+            evaluate(rd, spec, registry)
+    except Exception as exc:  # one broken run must not stop the suite; a rerun retries it
+        error = f"{stage}: {type(exc).__name__}: {exc}"
+        step = rd.read_status().get("step", 0)
+        rd.write_status("failed", step, spec.config["steps"], error=error,
+                        traceback=traceback.format_exc())
+        return RunOutcome(spec.key, "failed", step, time.perf_counter() - t0, error=error)
+    return RunOutcome(spec.key, status["status"], status["step"], time.perf_counter() - t0)
+
+
+def evaluate(rd: RunDir, spec: RunSpec, registry: Registry) -> None:
+    """Score a trained run into its ``eval.json`` with the run's metrics and sample count.
+
+    The run's seed seeds the evaluation, as it does during training: the final number is
+    the last point of the curve.
+    """
+    from .evaluate import evaluate_run
+
+    evaluate_run(rd.root, registry, seed=spec.config["seed"])
+
+
+def outcome_summary(outcomes: Sequence[RunOutcome]) -> dict[str, int]:
+    """Counts of runs by status, and how many were already done before this invocation."""
+    summary = {"runs": len(outcomes), "completed": 0, "diverged": 0, "failed": 0,
+               "reused": sum(o.reused for o in outcomes)}
+    for o in outcomes:
+        summary[o.status if o.status in summary else "failed"] += 1
+    return summary
+
+
+def as_json(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+    return [asdict(o) for o in outcomes]

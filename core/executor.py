@@ -1,0 +1,139 @@
+"""Executors: run a list of independent tasks, in this process or in a pool of processes.
+
+The harness hands an executor a picklable function and a list of run specs; it gets
+one result per spec, in order. A cluster engine (e.g. Ray) plugs in as another
+``Executor``. ``threads`` pins torch's CPU threads per task: CPU results depend on
+the thread count, so it is part of what makes a suite reproducible.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import torch
+
+from .errors import UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Executor(ABC):
+    """Runs ``fn`` over independent items; ``on_start``/``on_done`` report progress."""
+
+    #: how many items run at the same time
+    jobs: int = 1
+
+    @abstractmethod
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        on_start: Callable[[T], None] | None = None,
+        on_done: Callable[[T, R], None] | None = None,
+    ) -> list[R]:
+        """``[fn(item) for item in items]``, however the executor runs them."""
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int) -> int:
+    """Torch threads per task so that ``jobs`` tasks share the cores without oversubscribing."""
+    return max(1, cpu_count() // max(1, jobs))
+
+
+class SerialExecutor(Executor):
+    """One item after another, in this process."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def map(self, fn, items, on_start=None, on_done=None):
+        results = []
+        before = torch.get_num_threads()
+        try:
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            for item in items:
+                if on_start:
+                    on_start(item)
+                result = fn(item)
+                if on_done:
+                    on_done(item, result)
+                results.append(result)
+        finally:
+            torch.set_num_threads(before)
+        return results
+
+
+class ProcessExecutor(Executor):
+    """Up to ``jobs`` items at once, each in a worker process (spawned: safe with torch)."""
+
+    def __init__(self, jobs: int, threads: int | None = None):
+        self.jobs = jobs
+        self.threads = threads or threads_per_job(jobs)
+
+    def map(self, fn, items, on_start=None, on_done=None):
+        results: list[Any] = [None] * len(items)
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(self.threads, os.getpid()))
+        pending = list(enumerate(items))
+        # At most `jobs` submitted at a time, so that "submitted" means "running".
+        running: dict[Future, int] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < self.jobs:
+                    i, item = pending.pop(0)
+                    if on_start:
+                        on_start(item)
+                    running[pool.submit(fn, item)] = i
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = running.pop(future)
+                    try:
+                        results[i] = future.result()
+                    except BrokenProcessPool:
+                        raise UsageError(f"a worker process died (killed, or out of memory?) while "
+                                         f"running {items[i]}; rerun the same command to "
+                                         "continue where it stopped") from None
+                    if on_done:
+                        on_done(items[i], results[i])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return results
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    torch.set_num_threads(threads)
+    # A parent killed with -9 cannot stop its workers; they stop themselves, so that a
+    # rerun of the suite never shares a run directory with an orphan.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def make_executor(jobs: int, threads: int | None = None) -> Executor:
+    """A serial executor for one job, else a process pool of ``jobs`` workers."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    return SerialExecutor(threads) if jobs == 1 else ProcessExecutor(jobs, threads)

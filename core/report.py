@@ -1,0 +1,332 @@
+"""The benchmark report: results.json, report.md and a self-contained report.html.
+
+Both documents are rendered from one list of blocks (headings, paragraphs, tables,
+figures, code), so that they always say the same thing. The HTML embeds its figures
+as base64 PNGs; the Markdown links the same PNGs under ``OUT/plots/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import plots
+from .bench import run_dir
+from .files import write_json, write_with
+from .registry import Registry
+from .results import collect, eval_rows, loss_rows
+
+# -- the document model ------------------------------------------------------------------
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Picture:
+    alt: str
+    png: bytes
+    path: str  # relative to the report, where the Markdown finds it
+
+
+@dataclass
+class Code:
+    text: str
+    lang: str = ""
+
+
+@dataclass
+class Details:
+    summary: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+# -- building it ---------------------------------------------------------------------------
+
+
+def write_report(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
+    """Collect the results of ``out`` and write results.json, report.md and report.html."""
+    out = Path(out)
+    results = collect(out, registry)
+    blocks = build(results, out)
+    for block in _walk(blocks):
+        if isinstance(block, Picture):
+            write_with(out / block.path, lambda fh, b=block: fh.write(b.png))
+    write_json(out / "results.json", results)
+    title = f"ganagerie benchmark: {results['suite']['name']}"
+    write_with(out / "report.md", lambda fh: fh.write(to_markdown(blocks).encode()))
+    write_with(out / "report.html", lambda fh: fh.write(to_html(blocks, title).encode()))
+    return results
+
+
+def build(results: dict[str, Any], out: Path) -> list[Any]:
+    """The report as blocks: summary, one section per dataset, protocol, environment, runs."""
+    suite = results["suite"]
+    runs = results["runs"]
+    counts = {s: sum(r["status"] == s for r in runs) for s in dict.fromkeys(r["status"] for r in runs)}
+    blocks: list[Any] = [
+        Heading(1, f"Benchmark report: {suite['name']}"),
+        Para(f"Suite `{suite['origin']}`: {len(runs)} runs "
+             f"({', '.join(f'{n} {s}' for s, n in counts.items())}). "
+             f"Content hash of the results: `{results['content_hash']}`."),
+        Para(f"Each cell is the mean over seeds ± the half-width of its "
+             f"{results['statistics']['interval']}; only the final evaluation of each run counts "
+             f"(no best-of-run numbers). Diverged and failed runs are excluded from the means and "
+             f"counted in the failure columns. Ranking: {results['statistics']['test']}; a "
+             f"variant's rank is 1 + the number of variants significantly better than it, so "
+             f"variants that cannot be told apart share a rank."),
+    ]
+    for label, ds in results["datasets"].items():
+        blocks += dataset_section(label, ds, [r for r in runs if r["dataset"] == label], out)
+    blocks += protocol_section(results)
+    blocks += environment_section(results["environment"], results["threads"])
+    blocks += runs_section(runs)
+    return blocks
+
+
+def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]], out: Path) -> list:
+    arrows = {True: " ↑", False: " ↓", None: ""}
+    ranking = ds["ranking"]
+    header = ["variant", *(["rank"] if ranking else []),
+              *(m + arrows[ds["directions"].get(m)] for m in ds["metrics"]),
+              "seeds", "diverged", "failed"]
+    order = list(ds["variants"])
+    if ranking:
+        mean = {v: ds["variants"][v]["metrics"][ranking["metric"]]["mean"] for v in order}
+        sign = -1 if ranking["higher_is_better"] else 1
+        order.sort(key=lambda v: (ranking["ranks"].get(v, math.inf),
+                                  sign * mean[v] if mean[v] is not None else math.inf))
+    rows = []
+    for v in order:
+        info = ds["variants"][v]
+        failed = info["failed"] + info["unfinished"] + info["missing"]
+        rows.append([v, *([str(ranking["ranks"].get(v, "–"))] if ranking else []),
+                     *(fmt_ci(info["metrics"][m]) for m in ds["metrics"]),
+                     str(info["runs"]), f"{info['diverged']}/{info['runs']}",
+                     f"{failed}/{info['runs']}"])
+    blocks: list[Any] = [Heading(2, f"Dataset {label}"), Table(header, rows)]
+    if ranking:
+        blocks.append(Para(ranking_text(ranking, order)))
+        blocks.append(Details("Pairwise tests", [Table(
+            ["a", "b", "common seeds", "mean a − b", "p", "p (Holm)", "significantly better"],
+            [[p["a"], p["b"], str(p["n"]), fmt(p["mean_diff"]), fmt(p["p"]), fmt(p["p_holm"]),
+              p["better"] or "neither"] for p in ranking["pairs"]])]))
+    elif ds["metrics"]:
+        blocks.append(Para("No ranking: no metric of this dataset states whether higher is better."))
+    else:
+        blocks.append(Para("No metric values: the runs were not evaluated."))
+    blocks += dataset_figures(label, runs, out)
+    return blocks
+
+
+def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path) -> list[Picture]:
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_variant.setdefault(r["variant"], []).append(r)
+    figures = []
+    for what, slug, read in (("metrics during training", "metrics", eval_rows),
+                             ("losses and penalties", "losses", loss_rows)):
+        rows = {v: [read(run_dir(out, r["key"])) for r in rs] for v, rs in by_variant.items()}
+        picture = _curves_picture(label, what, slug, rows)
+        if picture is not None:
+            figures.append(picture)
+    pictures = {}
+    for v, rs in by_variant.items():
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            png = run_dir(out, r["key"]).samples / f"step_{r['step']:07d}.png"
+            if r["status"] == "completed" and png.exists():
+                pictures[f"{v} (seed {r['seed']})"] = png
+                break
+    if pictures:
+        figures.append(Picture(f"{label}: final samples", plots.samples_figure(
+            pictures, f"{label}: final samples, first completed seed of each variant"),
+            f"plots/{label}-samples.png"))
+    return figures
+
+
+def _curves_picture(label: str, what: str, slug: str,
+                    rows_by_variant: dict[str, list[list[tuple[int, dict[str, float]]]]]
+                    ) -> Picture | None:
+    """One panel per logged quantity from ``{variant: [rows of each seed]}``; None if none."""
+    names = list(dict.fromkeys(n for seeds in rows_by_variant.values() for rows in seeds
+                               for _, values in rows for n in values))
+    if not names:
+        return None
+    panels = {n: {v: [[(s, vals[n]) for s, vals in rows if n in vals] for rows in seeds]
+                  for v, seeds in rows_by_variant.items()} for n in names}
+    return Picture(f"{label}: {what}",
+                   plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)"),
+                   f"plots/{label}-{slug}.png")
+
+
+def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:
+    direction = "higher" if ranking["higher_is_better"] else "lower"
+    parts = []
+    for v in order:
+        if v in ranking["ranks"]:
+            ties = ranking["ties"][v]
+            tie_text = f", indistinguishable from {', '.join(ties)}" if ties else ""
+            parts.append(f"{v} (rank {ranking['ranks'][v]}{tie_text})")
+    text = f"Ranking by {ranking['metric']} ({direction} is better): " + "; ".join(parts) + "."
+    if ranking["unranked"]:
+        text += f" Not ranked, no completed run: {', '.join(ranking['unranked'])}."
+    return text
+
+
+def protocol_section(results: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Heading(2, "Protocol")]
+    protocols = {}
+    for r in results["runs"]:
+        if r["protocol"] and r["dataset"] not in protocols:
+            protocols[r["dataset"]] = r["protocol"]
+    for label, protocol in protocols.items():
+        blocks += [Para(f"Metric protocol on {label} (from eval.json):"),
+                   Code(json.dumps(protocol, indent=2), "json")]
+    options = results["options"]
+    blocks.append(Para(
+        f"Command-line options: seeds {options['seeds'] or 'as in the suite'}, steps "
+        f"{options['steps'] or 'as in the suite'}, overrides {options['sets'] or 'none'}; "
+        f"{results['threads']} torch CPU thread(s) per run."))
+    blocks += [Para(f"Suite file `{results['suite']['origin']}`:"),
+               Code(results["suite"]["source"], "toml")]
+    return blocks
+
+
+def environment_section(env: dict[str, Any], threads: int) -> list[Any]:
+    git = env.get("git")
+    rows = [["ganagerie", env["ganagerie"]], ["python", env["python"]], ["torch", env["torch"]],
+            ["platform", env["platform"]], ["cpu", env["cpu"]],
+            ["gpus", ", ".join(env["gpus"]) or "none"], ["cuda", str(env["cuda"])],
+            ["git commit", (git["commit"] + (" (uncommitted changes)" if git["dirty"] else ""))
+             if git else "not a git checkout"]]
+    plugins = [[p["name"], str(p["distribution"]), str(p["version"]),
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in p["provides"].items())]
+               for p in env["plugins"]]
+    return [Heading(2, "Environment"), Table(["what", "value"], rows),
+            Table(["plugin", "distribution", "version", "provides"], plugins)]
+
+
+def runs_section(runs: list[dict[str, Any]]) -> list[Any]:
+    names = list(dict.fromkeys(m for r in runs for m in r["metrics"]))
+    rows = [[r["key"], r["status"], f"{r['step']}/{r['steps']}",
+             *(fmt(r["metrics"][m]) if m in r["metrics"] else "" for m in names),
+             r["error"] or ""] for r in runs]
+    configs = {r["key"]: r["config"] for r in runs}
+    return [Heading(2, "Runs"), Table(["run", "status", "step", *names, "error"], rows),
+            Details("Every resolved run config", [Code(json.dumps(configs, indent=1), "json")])]
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.4g}"
+
+
+def fmt_ci(cell: dict[str, Any]) -> str:
+    """``mean ± half-width``; ``mean (n=1)`` for one seed; ``–`` for none."""
+    if cell["n"] == 0:
+        return "–"
+    if cell["n"] == 1:
+        return f"{fmt(cell['mean'])} (n=1)"
+    return f"{fmt(cell['mean'])} ± {(cell['ci_high'] - cell['ci_low']) / 2:.2g}"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _walk(blocks: list[Any]):
+    for b in blocks:
+        yield b
+        if isinstance(b, Details):
+            yield from _walk(b.blocks)
+
+
+def to_markdown(blocks: list[Any]) -> str:
+    parts = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            parts.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            parts.append(b.text)
+        elif isinstance(b, Table):
+            def row(cells):
+                return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+            parts.append("\n".join([row(b.header), row(["---"] * len(b.header)),
+                                    *(row(r) for r in b.rows)]))
+        elif isinstance(b, Picture):
+            parts.append(f"![{b.alt}]({b.path})")
+        elif isinstance(b, Code):
+            fence = "~~~~" if "```" in b.text else "```"
+            parts.append(f"{fence}{b.lang}\n{b.text.rstrip()}\n{fence}")
+        elif isinstance(b, Details):
+            parts.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n"
+                         f"{to_markdown(b.blocks)}\n</details>")
+    return "\n\n".join(parts) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+th { background: #f2f2f2; }
+img { max-width: 100%; display: block; margin: 1em 0; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+code { font-size: 0.95em; }
+"""
+
+
+def to_html(blocks: list[Any], title: str) -> str:
+    body = _html_blocks(blocks)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<body>\n{body}\n</body>\n</html>\n")
+
+
+def _inline(text: str) -> str:
+    """Escape, then turn `code` spans into <code> (the only inline markup the report uses)."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+
+
+def _html_blocks(blocks: list[Any]) -> str:
+    parts = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            parts.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            parts.append(f"<p>{_inline(b.text)}</p>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                           for r in b.rows)
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(b, Picture):
+            data = base64.b64encode(b.png).decode()
+            parts.append(f"<figure><img alt=\"{html.escape(b.alt)}\" "
+                         f"src=\"data:image/png;base64,{data}\"></figure>")
+        elif isinstance(b, Code):
+            parts.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
+        elif isinstance(b, Details):
+            parts.append(f"<details><summary>{html.escape(b.summary)}</summary>"
+                         f"{_html_blocks(b.blocks)}</details>")
+    return "\n".join(parts)

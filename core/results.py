@@ -1,0 +1,181 @@
+"""A benchmark's results, read back from its run directories: per run, then over seeds.
+
+``collect`` gives what ``results.json`` holds: every run (status, final losses, final
+metric values, resolved config), and per dataset a table of variants x metrics with
+the mean and 95% interval over seeds, the failure rate and the ranking. Only the
+final evaluation of each run counts: no best-of-run numbers. Diverged and failed runs
+are left out of the means and counted in the failure rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from . import stats
+from .bench import evaluation_planned, read_plan, run_dir
+from .files import read_jsonl
+from .registry import Registry
+from .rundir import RunDir
+from .suite import RunSpec
+
+RESULTS_FORMAT = 1
+LOSS_KEYS = ("d_loss", "g_loss")
+
+
+def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
+    """``{metric: {value: x}}`` as columns ``{value: (metric, value, x)}``.
+
+    A value name two metrics share becomes ``metric.value``.
+    """
+    pairs = [(m, k, float(x)) for m, values in nested.items() if isinstance(values, dict)
+             for k, x in values.items() if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    names = [k for _, k, _ in pairs]
+    return {(k if names.count(k) == 1 else f"{m}.{k}"): (m, k, x) for m, k, x in pairs}
+
+
+def read_eval(rd: RunDir) -> tuple[dict[str, tuple[str, str, float]], dict[str, Any]]:
+    """A run's final metric values (see ``flatten``) and their protocol, from ``eval.json``."""
+    from .evaluate import EVAL_FILE
+
+    try:
+        data = json.loads((rd.root / EVAL_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}, {}
+    return flatten(data.get("metrics", {})), data.get("protocol", {})
+
+
+def eval_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
+    """Metric values logged during training: ``(step, {column: value})`` in step order."""
+    return [(int(row["step"]), {c: x for c, (_, _, x) in flatten(row["eval"]).items()})
+            for row in read_jsonl(rd.metrics) if isinstance(row.get("eval"), dict)]
+
+
+def loss_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
+    """Logged losses and penalties ``(step, {name: value})``, without timings or evaluations."""
+    skip = {"step", "eval", "steps_per_s", "time_s"}
+    return [(int(r["step"]), {k: v for k, v in r.items() if k not in skip})
+            for r in read_jsonl(rd.metrics) if "d_loss" in r]
+
+
+def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
+    """One run as results.json records it."""
+    rd = run_dir(out, spec.key)
+    status = rd.read_status()
+    losses = loss_rows(rd)
+    columns, protocol = read_eval(rd)
+    state = status.get("status", "missing")
+    if state == "running":  # a killed run that was never rerun
+        state = "unfinished"
+    if state == "completed" and not columns and evaluation_planned(spec):
+        state = "unfinished"
+    return {
+        **spec.as_json(),
+        "status": state,
+        "step": status.get("step", 0),
+        "steps": spec.config["steps"],
+        "error": status.get("error"),
+        "final_losses": {k: v for k, v in losses[-1][1].items()} if losses else {},
+        "metrics": {c: x for c, (_, _, x) in columns.items()},
+        "metric_of": {c: m for c, (m, _, _) in columns.items()},
+        "protocol": protocol,
+    }
+
+
+def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
+    """Everything ``results.json`` holds, from ``OUT/bench.json`` and the run directories."""
+    from .suite import parse_suite
+
+    out = Path(out)
+    plan = read_plan(out)
+    suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])
+    specs = [RunSpec.from_json(r) for r in plan["runs"]]
+    runs = [run_record(out, s) for s in specs]
+    datasets = {}
+    for label in dict.fromkeys(s.dataset for s in specs):
+        mine = [r for r in runs if r["dataset"] == label]
+        directions = metric_directions(mine, suite.higher_is_better, registry)
+        datasets[label] = summarize_dataset(mine, directions, suite.rank_by)
+    results = {
+        "format": RESULTS_FORMAT,
+        "suite": plan["suite"],
+        "options": plan["options"],
+        "threads": plan["threads"],
+        "statistics": {"interval": stats.INTERVAL_METHOD, "test": stats.TEST_METHOD,
+                       "confidence": stats.CONFIDENCE, "alpha": stats.ALPHA,
+                       "values": "final evaluation of each run; diverged and failed runs are "
+                                 "excluded from means and counted in the failure rate"},
+        "datasets": datasets,
+        "runs": runs,
+        "environment": plan["environment"],
+    }
+    results["content_hash"] = content_hash(results)
+    return results
+
+
+def content_hash(results: dict[str, Any]) -> str:
+    """SHA-256 of what the runs produced (statuses, losses, metrics, configs), not of when/where."""
+    keep = ("key", "status", "step", "final_losses", "metrics", "config")
+    payload = [{k: r[k] for k in keep} for r in results["runs"]]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def metric_directions(
+    runs: list[dict[str, Any]], declared: dict[str, bool], registry: Registry | None
+) -> dict[str, bool | None]:
+    """Whether higher is better for each metric column: as the suite declares it, else as
+    the metric's ``higher_is_better`` attribute (a bool, or a dict by value) says, else None."""
+    out: dict[str, bool | None] = {}
+    for r in runs:
+        for column, metric in r["metric_of"].items():
+            if column in out:
+                continue
+            value = column.removeprefix(f"{metric}.")
+            better = declared.get(column, declared.get(value))
+            if better is None and registry is not None and metric in registry.entries["metric"]:
+                attr = getattr(registry.get("metric", metric).factory, "higher_is_better", None)
+                better = attr.get(value) if isinstance(attr, dict) else attr
+            out[column] = better if isinstance(better, bool) else None
+    return out
+
+
+def summarize_dataset(
+    runs: list[dict[str, Any]], directions: dict[str, bool | None], rank_by: str | None
+) -> dict[str, Any]:
+    """Variants x metrics over seeds for one dataset, the failure rates, and the ranking."""
+    metric_names = list(directions)
+    variants: dict[str, Any] = {}
+    per_seed: dict[str, dict[str, dict[int, float]]] = {}
+    for label in dict.fromkeys(r["variant"] for r in runs):
+        mine = [r for r in runs if r["variant"] == label]
+        ok = [r for r in mine if r["status"] == "completed"]
+        counts = {s: sum(r["status"] == s for r in mine)
+                  for s in ("completed", "diverged", "failed", "unfinished", "missing")}
+        per_seed[label] = {m: {r["seed"]: r["metrics"][m] for r in ok
+                               if m in r["metrics"] and math.isfinite(r["metrics"][m])}
+                           for m in metric_names}
+        variants[label] = {
+            "runs": len(mine),
+            **counts,
+            "failure_rate": (counts["diverged"] + counts["failed"]) / len(mine),
+            "metrics": {m: {**stats.mean_ci(list(per_seed[label][m].values())).as_json(),
+                            "values": {str(s): v for s, v in per_seed[label][m].items()}}
+                        for m in metric_names},
+        }
+    primary = rank_by if rank_by in directions else next(
+        (m for m in metric_names if directions[m] is not None), None)
+    ranking = None
+    if primary is not None and directions.get(primary) is not None:
+        # a variant with no completed run has nothing to compare: it is left unranked
+        scored = {v: per_seed[v][primary] for v in variants if per_seed[v][primary]}
+        result = stats.rank(scored, directions[primary])
+        ranking = {"metric": primary, "higher_is_better": directions[primary],
+                   "ranks": result.ranks, "ties": result.ties,
+                   "unranked": [v for v in variants if v not in scored],
+                   "pairs": [p.as_json() for p in result.pairs]}
+    return {"metrics": metric_names, "directions": directions, "variants": variants,
+            "ranking": ranking}

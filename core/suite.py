@@ -1,0 +1,411 @@
+"""Benchmark suites: TOML files naming datasets, variants, seeds and the evaluation plan.
+
+A suite expands into one fully resolved run config per (dataset, variant, seed),
+through the same ``resolve_config`` as ``ganagerie train``::
+
+    name = "my-suite"
+    description = "one line for `ganagerie bench list`"
+    seeds = 5                  # seeds 0..4, or a list such as [0, 3, 7]
+    steps = 3000               # generator updates of every run
+    metrics = ["..."]          # metric names; absent: the evaluator's defaults per dataset
+    eval_every = 500           # also evaluate during training (0: only at the end)
+    eval_samples = 2500        # generated samples per evaluation (absent: the metric's default)
+    rank_by = "..."            # the metric value that orders the ranking (absent: the first
+                               # one whose direction is known)
+    higher_is_better = { fid = false }   # directions the metrics do not declare themselves
+    arch = "mlp"               # architecture of every run (absent: chosen by the data)
+    datasets = ["ring8", { name = "grid25", label = "grid", options = { n = 20000 } }]
+
+    [set]                      # any `train --set` key, for every run
+    batch_size = 100
+    arch.g_width = 400         # dotted keys: component options, reg.NAME.OPTION
+
+    [[variants]]               # a registered variant...
+    variant = "vanilla"
+    [[variants]]               # ...or an inline combination, on a preset or on none
+    label = "my-combination"
+    loss = "NAME"
+    regularizers = ["NAME:key=value"]
+    set = { n_critic = 2 }
+
+Datasets and variants may be plain names or tables; a table takes ``label``,
+``arch``, ``set`` (and ``name``, ``options``, ``metrics`` for a dataset; ``variant``,
+``loss``, ``regularizers`` for a variant). Later ``set`` tables win: suite, dataset,
+variant, then the command line.
+
+Built-in suites are ``*.toml`` files in packages named by the ``ganagerie.suites``
+entry-point group, so a plugin distribution can ship suites the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import resolve_config
+from .errors import UsageError, did_you_mean
+from .registry import Registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+SUITE_ENTRY_POINT_GROUP = "ganagerie.suites"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+_TOP_KEYS = {"name", "description", "seeds", "steps", "metrics", "eval_every", "eval_samples",
+             "rank_by", "higher_is_better", "arch", "set", "datasets", "variants"}
+_DATASET_KEYS = {"name", "label", "options", "arch", "set", "metrics"}
+_VARIANT_KEYS = {"variant", "label", "loss", "regularizers", "arch", "set"}
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A dataset of the suite: registered name, options, and what it changes in its runs."""
+
+    label: str
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    arch: str | None = None
+    sets: tuple[str, ...] = ()
+    metrics: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class VariantEntry:
+    """A variant of the suite: a registered preset and/or an inline combination."""
+
+    label: str
+    variant: str | None = None
+    loss: str | None = None
+    regularizers: tuple[str, ...] = ()
+    arch: str | None = None
+    sets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file; ``source`` is its text, recorded verbatim in reports."""
+
+    name: str
+    description: str
+    source: str
+    origin: str
+    datasets: tuple[DatasetEntry, ...]
+    variants: tuple[VariantEntry, ...]
+    seeds: tuple[int, ...]
+    steps: int | None = None
+    metrics: tuple[str, ...] | None = None
+    eval_every: int = 0
+    eval_samples: int | None = None
+    rank_by: str | None = None
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    arch: str | None = None
+    sets: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """Name, description, origin and size, for ``ganagerie bench list``."""
+        return {"name": self.name, "description": self.description, "origin": self.origin,
+                "datasets": [d.label for d in self.datasets],
+                "variants": [v.label for v in self.variants], "seeds": list(self.seeds),
+                "steps": self.steps,
+                "runs": len(self.datasets) * len(self.variants) * len(self.seeds)}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a suite: everything a worker needs, JSON-able. ``key`` names its run dir."""
+
+    key: str
+    dataset: str
+    variant: str
+    seed: int
+    config: dict[str, Any]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def as_json(self) -> dict[str, Any]:
+        return {"key": self.key, "dataset": self.dataset, "variant": self.variant,
+                "seed": self.seed, "config": self.config}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Read back ``as_json`` (extra keys, such as a run's results, are ignored)."""
+        return cls(data["key"], data["dataset"], data["variant"], int(data["seed"]),
+                   dict(data["config"]))
+
+
+# -- finding suites ------------------------------------------------------------------------
+
+
+def builtin_suites() -> dict[str, tuple[str, str]]:
+    """Suites shipped by installed packages: ``{name: (origin, toml text)}``."""
+    found: dict[str, tuple[str, str]] = {}
+    for ep in sorted(importlib.metadata.entry_points(group=SUITE_ENTRY_POINT_GROUP),
+                     key=lambda e: e.value):
+        module = ep.load()
+        for item in sorted(importlib.resources.files(module).iterdir(), key=lambda p: p.name):
+            if not item.name.endswith(".toml"):
+                continue
+            name = item.name[: -len(".toml")]
+            origin = f"{ep.value}/{item.name}"
+            if name in found:
+                raise UsageError(f"suite '{name}' is shipped twice: by {found[name][0]} and by "
+                                 f"{origin}; uninstall one of them")
+            found[name] = (origin, item.read_text(encoding="utf-8"))
+    return found
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A built-in suite by name, or a suite file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read suite file {path} ({exc.strerror}); "
+                             "give a .toml path or a built-in name (ganagerie bench list)") from None
+        return parse_suite(source, str(path))
+    suites = builtin_suites()
+    if text not in suites:
+        hint = did_you_mean(text, suites) or ""
+        raise UsageError(f"unknown suite '{text}';{hint} give a built-in name "
+                         f"({', '.join(sorted(suites))}) or a path to a .toml file")
+    origin, source = suites[text]
+    return parse_suite(source, origin)
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def parse_suite(source: str, origin: str) -> Suite:
+    """Parse and check a suite's TOML text; ``origin`` names it in errors."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{origin}: not valid TOML ({exc}); fix the file") from None
+    _check_keys(data, _TOP_KEYS, origin, "the suite")
+    default_name = Path(origin).name.removesuffix(".toml")
+    name = _text(data.get("name", default_name), origin, "name")
+    datasets = tuple(_dataset(d, origin, i) for i, d in enumerate(_list(data, "datasets", origin)))
+    variants = tuple(_variant(v, origin, i) for i, v in enumerate(_list(data, "variants", origin)))
+    for what, entries in (("datasets", datasets), ("variants", variants)):
+        labels = [e.label for e in entries]
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise UsageError(f"{origin}: two {what} are labelled '{twice[0]}'; give one a "
+                             "different label")
+    steps = data.get("steps")
+    return Suite(
+        name=name,
+        description=_text(data.get("description", ""), origin, "description"),
+        source=source,
+        origin=origin,
+        datasets=datasets,
+        variants=variants,
+        seeds=_seeds(data.get("seeds", 1), origin),
+        steps=None if steps is None else _int(steps, origin, "steps", 1),
+        metrics=_names(data.get("metrics"), origin, "metrics"),
+        eval_every=_int(data.get("eval_every", 0), origin, "eval_every", 0),
+        eval_samples=_optional_int(data.get("eval_samples"), origin, "eval_samples"),
+        rank_by=_optional_text(data.get("rank_by"), origin, "rank_by"),
+        higher_is_better=_directions(data.get("higher_is_better", {}), origin),
+        arch=_optional_text(data.get("arch"), origin, "arch"),
+        sets=_sets(data.get("set", {}), origin, "set"),
+    )
+
+
+def _entry(item: Any, allowed: set[str], origin: str, where: str) -> dict[str, Any] | None:
+    """None for a plain name, else the entry's table with its keys checked."""
+    if isinstance(item, str):
+        return None
+    if not isinstance(item, dict):
+        raise UsageError(f"{origin}: {where} must be a name or a table, got {item!r}")
+    _check_keys(item, allowed, origin, where)
+    return item
+
+
+def _dataset(item: Any, origin: str, i: int) -> DatasetEntry:
+    where = f"datasets[{i}]"
+    if _entry(item, _DATASET_KEYS, origin, where) is None:
+        return DatasetEntry(label=_label(item, origin, where), name=item)
+    if "name" not in item:
+        raise UsageError(f"{origin}: {where} needs name = \"DATASET\" (ganagerie list datasets)")
+    name = _text(item["name"], origin, f"{where}.name")
+    options = item.get("options", {})
+    if not isinstance(options, dict):
+        raise UsageError(f"{origin}: {where}.options must be a table, e.g. {{ n = 20000 }}")
+    return DatasetEntry(
+        label=_label(item.get("label", name), origin, f"{where}.label"),
+        name=name,
+        options=dict(options),
+        arch=_optional_text(item.get("arch"), origin, f"{where}.arch"),
+        sets=_sets(item.get("set", {}), origin, f"{where}.set"),
+        metrics=_names(item.get("metrics"), origin, f"{where}.metrics"),
+    )
+
+
+def _variant(item: Any, origin: str, i: int) -> VariantEntry:
+    where = f"variants[{i}]"
+    if _entry(item, _VARIANT_KEYS, origin, where) is None:
+        return VariantEntry(label=_label(item, origin, where), variant=item)
+    variant = _optional_text(item.get("variant"), origin, f"{where}.variant")
+    if "label" not in item and variant is None:
+        raise UsageError(f"{origin}: {where} needs label = \"NAME\" (or variant = \"PRESET\")")
+    regs = item.get("regularizers", [])
+    if not isinstance(regs, list) or not all(isinstance(r, str) for r in regs):
+        raise UsageError(f"{origin}: {where}.regularizers must be a list of \"NAME[:key=value,...]\"")
+    return VariantEntry(
+        label=_label(item.get("label", variant), origin, f"{where}.label"),
+        variant=variant,
+        loss=_optional_text(item.get("loss"), origin, f"{where}.loss"),
+        regularizers=tuple(regs),
+        arch=_optional_text(item.get("arch"), origin, f"{where}.arch"),
+        sets=_sets(item.get("set", {}), origin, f"{where}.set"),
+    )
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], origin: str, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or ""
+            raise UsageError(f"{origin}: unknown key '{key}' in {where};{hint} allowed: "
+                             f"{', '.join(sorted(allowed))}")
+
+
+def _list(data: Mapping[str, Any], key: str, origin: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list) or not value:
+        raise UsageError(f"{origin}: '{key}' must be a non-empty list (see ganagerie bench list)")
+    return value
+
+
+def _text(value: Any, origin: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{origin}: '{key}' must be text, got {value!r}")
+    return value
+
+
+def _optional_text(value: Any, origin: str, key: str) -> str | None:
+    return None if value is None else _text(value, origin, key)
+
+
+def _label(value: Any, origin: str, key: str) -> str:
+    value = _text(value, origin, key)
+    if not _LABEL.match(value):
+        raise UsageError(f"{origin}: {key} '{value}' must be letters, digits and . _ + - "
+                         "(it names run directories)")
+    return value
+
+
+def _int(value: Any, origin: str, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{origin}: '{key}' must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _optional_int(value: Any, origin: str, key: str) -> int | None:
+    return None if value is None else _int(value, origin, key, 1)
+
+
+def _seeds(value: Any, origin: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_int(value, origin, "seeds", 1)))
+    if isinstance(value, list) and value:
+        seeds = tuple(_int(s, origin, "seeds[]", 0) for s in value)
+        if len(set(seeds)) != len(seeds):
+            raise UsageError(f"{origin}: 'seeds' lists a seed twice: {list(seeds)}")
+        return seeds
+    raise UsageError(f"{origin}: 'seeds' must be a count (5) or a list of seeds ([0, 1, 2]), "
+                     f"got {value!r}")
+
+
+def _names(value: Any, origin: str, key: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{origin}: '{key}' must be a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _directions(table: Any, origin: str) -> dict[str, bool]:
+    if not isinstance(table, dict) or not all(isinstance(v, bool) for v in table.values()):
+        raise UsageError(f"{origin}: 'higher_is_better' must be a table of true/false by metric "
+                         "value, e.g. { fid = false }")
+    return dict(table)
+
+
+def _sets(table: Any, origin: str, key: str) -> tuple[str, ...]:
+    """A TOML table of overrides as ``--set`` assignments; nested tables are dotted keys."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{origin}: '{key}' must be a table of overrides, e.g. {{ lr_d = 1e-4 }}")
+    out = []
+    for name, value in table.items():
+        if isinstance(value, dict):
+            out += [f"{name}.{s}" for s in _sets(value, origin, f"{key}.{name}")]
+            continue
+        try:
+            out.append(f"{name}={json.dumps(value)}")
+        except TypeError:
+            raise UsageError(f"{origin}: {key}.{name}: {value!r} is not a number, text, "
+                             "boolean or list") from None
+    return tuple(out)
+
+
+# -- expansion -----------------------------------------------------------------------------
+
+
+def expand(
+    suite: Suite,
+    registry: Registry,
+    *,
+    seeds: Sequence[int] | None = None,
+    steps: int | None = None,
+    sets: Iterable[str] = (),
+) -> list[RunSpec]:
+    """One resolved run per (dataset, variant, seed); command-line values win."""
+    seeds = tuple(suite.seeds if seeds is None else seeds)
+    steps = steps if steps is not None else suite.steps
+    specs = []
+    for ds in suite.datasets:
+        # the evaluation plan is made of run fields, so that config.json holds it too
+        plan = {"steps": steps, "eval_every": suite.eval_every or None,
+                "eval_samples": suite.eval_samples,
+                "eval_metrics": list(ds.metrics if ds.metrics is not None else suite.metrics or [])
+                or None}
+        tail = [f"{k}={json.dumps(v)}" for k, v in plan.items() if v is not None]
+        for var in suite.variants:
+            where = f"{suite.origin}: dataset '{ds.label}', variant '{var.label}'"
+            for seed in seeds:
+                try:
+                    cfg = resolve_config(
+                        registry,
+                        dataset=ds.name,
+                        variant=var.variant,
+                        loss=var.loss,
+                        arch=var.arch or ds.arch or suite.arch,
+                        regularizers=var.regularizers,
+                        sets=[*suite.sets, *ds.sets, *var.sets, *sets, *tail, f"seed={seed}"],
+                        dataset_options=ds.options,
+                    )
+                except UsageError as exc:
+                    raise UsageError(f"{where}: {exc}") from None
+                key = f"{ds.label}/{var.label}/seed-{seed}"
+                specs.append(RunSpec(key, ds.label, var.label, seed,
+                                     json.loads(json.dumps(cfg.to_dict()))))
+    return specs
+
+
+def list_suites() -> list[Suite]:
+    """Every built-in suite, parsed."""
+    return [parse_suite(source, origin) for origin, source in builtin_suites().values()]

@@ -1,0 +1,1 @@
+"""The built-in benchmark suites: each ``*.toml`` file here is one (``ganagerie bench list``)."""

@@ -1,0 +1,275 @@
+"""The harness end to end on real tiny runs: run dirs, divergence, failures, resume after
+kill -9, determinism, config mismatches, and verify."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch.nn.functional as F
+
+from ganagerie import hookimpl
+from ganagerie.bench import run_suite
+from ganagerie.components import Loss
+from ganagerie.errors import UsageError
+from ganagerie.files import read_jsonl
+from ganagerie.plugin_loader import load_plugins
+from ganagerie.suite import load_suite, parse_suite
+from ganagerie.verify import verify
+
+TINY = """
+seeds = 2
+steps = 40
+eval_every = 20
+eval_samples = 200
+rank_by = "modes"
+higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
+datasets = [{ name = "ring8", options = { n = 2000 } }]
+[set]
+arch.g_width = 16
+arch.d_width = 16
+arch.g_depth = 1
+arch.d_depth = 1
+batch_size = 32
+log_every = 10
+checkpoint_every = 10
+"""
+UNSTABLE = '{ label = "unstable", variant = "vanilla", set = { lr_d = 1e30, lr_g = 1e30, log_every = 5 } }'
+
+
+def tiny_suite(tmp_path, variants, extra="", name="tiny"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f"variants = [{', '.join(variants)}]\n{extra}\n{TINY}")
+    return path
+
+
+def statuses(out):
+    return {r["key"]: r["status"] for r in json.loads((out / "results.json").read_text())["runs"]}
+
+
+def run_keys(out):
+    return sorted(str(p.parent.relative_to(out / "runs")) for p in (out / "runs").rglob("config.json"))
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory, registry):
+    """A finished tiny suite: vanilla and a variant that diverges, 2 seeds, run serially."""
+    tmp = tmp_path_factory.mktemp("bench")
+    suite = load_suite(tiny_suite(tmp, ['"vanilla"', UNSTABLE]))
+    outcomes = run_suite(suite, tmp / "out", registry, jobs=1, threads=1, progress=False)
+    return tmp / "out", outcomes
+
+
+def test_every_run_gets_its_own_directory_and_the_report_is_written(bench_dir):
+    out, outcomes = bench_dir
+    keys = ["ring8/vanilla/seed-0", "ring8/vanilla/seed-1", "ring8/unstable/seed-0",
+            "ring8/unstable/seed-1"]
+    assert [o.key for o in outcomes] == keys and sorted(run_keys(out)) == sorted(keys)
+    for name in ("bench.json", "results.json", "report.md", "report.html"):
+        assert (out / name).stat().st_size > 0
+    run = out / "runs" / "ring8" / "vanilla" / "seed-0"
+    assert json.loads((run / "eval.json").read_text())["metrics"]["mixture-modes"]
+    assert [r["step"] for r in read_jsonl(run / "metrics.jsonl") if "eval" in r] == [20, 40]
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_diverged_run_is_recorded_and_the_suite_goes_on(bench_dir):
+    out, outcomes = bench_dir
+    assert [o.status for o in outcomes] == ["completed", "completed", "diverged", "diverged"]
+    results = json.loads((out / "results.json").read_text())
+    unstable = results["datasets"]["ring8"]["variants"]["unstable"]
+    assert unstable["diverged"] == 2 and unstable["failure_rate"] == 1.0
+    assert unstable["metrics"]["modes"]["n"] == 0
+    assert results["datasets"]["ring8"]["ranking"]["unranked"] == ["unstable"]
+
+
+def test_rerun_skips_finished_runs_and_adds_new_seeds(tmp_path, registry):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    out = tmp_path / "out"
+    first = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    ckpt = out / "runs" / "ring8" / "vanilla" / "seed-0" / "checkpoints" / "last.pt"
+    before = ckpt.stat().st_mtime_ns
+    again = run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
+    assert [o.reused for o in first] == [False]
+    assert [(o.key, o.reused) for o in again] == [("ring8/vanilla/seed-0", True),
+                                                   ("ring8/vanilla/seed-1", False),
+                                                   ("ring8/vanilla/seed-2", False)]
+    assert ckpt.stat().st_mtime_ns == before
+    assert run_keys(out) == [f"ring8/vanilla/seed-{s}" for s in range(3)]
+    assert len(json.loads((out / "results.json").read_text())["runs"]) == 3
+
+
+def test_rerun_with_another_config_is_refused(tmp_path, registry):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    run_suite(suite, tmp_path / "out", registry, seeds=1, jobs=1, threads=1, progress=False)
+    with pytest.raises(UsageError, match="holds a run with another config .steps: 40 there, 50 now"):
+        run_suite(suite, tmp_path / "out", registry, seeds=1, steps=50, jobs=1, threads=1, progress=False)
+
+
+class GivesUp(Loss):
+    """The usual GAN loss that raises on its 15th call: a run that crashes."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def d_loss(self, real_out, fake_out):
+        self.calls += 1
+        if self.calls >= 15:
+            raise RuntimeError("this loss gives up")
+        return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+
+    def g_loss(self, fake_out):
+        return F.softplus(-fake_out).mean()
+
+
+class GivesUpPlugin:
+    @hookimpl
+    def register_losses(self, register):
+        register("gives-up", GivesUp)
+
+
+def test_a_crashing_run_is_recorded_as_failed_and_retried_on_rerun(tmp_path):
+    registry = load_plugins(extra=[GivesUpPlugin()]).registry
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"', '{ label = "crash", loss = "gives-up" }']))
+    out = tmp_path / "out"
+    outcomes = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    assert [o.status for o in outcomes] == ["completed", "failed"]
+    assert outcomes[1].error == "train: RuntimeError: this loss gives up"
+    status = json.loads((out / "runs" / "ring8" / "crash" / "seed-0" / "status.json").read_text())
+    assert status["status"] == "failed" and "this loss gives up" in status["traceback"]
+    assert statuses(out)["ring8/crash/seed-0"] == "failed"
+    assert "| crash | – | – | – | – | 1 | 0/1 | 1/1 |" in (out / "report.md").read_text()
+    again = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    assert [o.reused for o in again] == [True, False]
+
+
+def _children(pid):
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find workers")
+def test_kill_9_mid_suite_then_rerun_completes_every_run_once_with_identical_results(
+        tmp_path, registry):
+    suite_file = tiny_suite(tmp_path, ['"vanilla"', '"spectral-norm"'])
+    suite_file.write_text(suite_file.read_text().replace("steps = 40", "steps = 400"))
+    out, fresh = tmp_path / "killed", tmp_path / "fresh"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganagerie.cli", "bench", "run", str(suite_file), "--jobs", "2",
+         "--threads", "1", "--quiet", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # kill once some run has finished and the others are mid-way
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [p for p in out.glob("runs/*/*/*/status.json")
+                if json.loads(p.read_text() or "{}").get("status") == "completed"]
+        if done:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the suite finished before it could be killed; make it longer"
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # orphaned workers notice and stop, so that no one writes into the run dirs any more
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers and not any(_alive(w) for w in workers)
+    finished = [p for p in out.glob("runs/*/*/*/status.json")
+                if json.loads(p.read_text()).get("status") == "completed"]
+    midway = [p for p in out.glob("runs/*/*/*/checkpoints/last.pt")
+              if p.parents[1] / "status.json" not in finished]
+    assert finished and midway, "kill -9 should leave finished and half-done runs"
+
+    # the rerun keeps the suite's thread count (1 per run, 2 jobs on 2 cores): run it here
+    suite = load_suite(suite_file)
+    again = run_suite(suite, out, registry, jobs=1, progress=False)
+    assert sum(o.reused for o in again) == len(finished)
+    run_suite(suite, fresh, registry, jobs=1, threads=1, progress=False)
+    keys = [f"ring8/{v}/seed-{s}" for v in ("vanilla", "spectral-norm") for s in (0, 1)]
+    assert sorted(run_keys(out)) == sorted(keys)
+    assert set(statuses(out).values()) == {"completed"}
+    for key in keys:
+        steps = [r["step"] for r in read_jsonl(out / "runs" / key / "metrics.jsonl") if "eval" not in r]
+        assert steps == list(range(10, 401, 10)), key  # every row once, in order
+    killed = json.loads((out / "results.json").read_text())
+    clean = json.loads((fresh / "results.json").read_text())
+    assert [r["metrics"] for r in killed["runs"]] == [r["metrics"] for r in clean["runs"]]
+    assert killed["content_hash"] == clean["content_hash"]
+
+
+def test_the_same_suite_twice_gives_identical_results(bench_dir, tmp_path, registry):
+    out, _ = bench_dir
+    suite = parse_suite(*(lambda p: (p["source"], p["origin"]))(
+        json.loads((out / "bench.json").read_text())["suite"]))
+    run_suite(suite, tmp_path / "again", registry, jobs=1, threads=1, progress=False)
+    first = json.loads((out / "results.json").read_text())
+    second = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert first["datasets"] == second["datasets"]
+    assert first["content_hash"] == second["content_hash"]
+
+
+def test_verify_reruns_recorded_runs_and_reports_differences(bench_dir, tmp_path, registry, cli):
+    out, _ = bench_dir
+    differences, where, n = verify(out, registry, runs=["ring8/vanilla/*"], out=tmp_path / "v",
+                                   jobs=1)
+    assert (differences, n) == ([], 2)
+    assert run_keys(where) == ["ring8/vanilla/seed-0", "ring8/vanilla/seed-1"]
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    results = json.loads((out / "results.json").read_text())
+    results["runs"][0]["metrics"]["modes"] += 1
+    (tampered / "results.json").write_text(json.dumps(results))
+    code, stdout, _ = cli("bench", "verify", tampered, "--runs", "ring8/vanilla/seed-0", "--jobs",
+                          "1", "--quiet")
+    assert code == 1
+    assert stdout.splitlines()[0].startswith("ring8/vanilla/seed-0: metrics {")
+    assert "verified 1 runs" in stdout and "1 differences" in stdout
+
+
+def test_verify_errors(bench_dir, cli, tmp_path):
+    out, _ = bench_dir
+    code, _, err = cli("bench", "verify", out, "--runs", "ring8/nothing/*")
+    assert code == 2 and "matches no recorded run" in err
+    code, _, err = cli("bench", "verify", tmp_path)
+    assert code == 2 and "no results.json" in err
+
+
+def test_bench_run_command(tmp_path, cli):
+    suite = tiny_suite(tmp_path, ['"vanilla"'])
+    code, stdout, _ = cli("bench", "run", suite, "--out", tmp_path / "o", "--seeds", "1",
+                          "--steps", "20", "--jobs", "1", "--threads", "1", "--quiet")
+    assert code == 0
+    assert stdout.startswith("1 runs: 1 completed, 0 diverged, 0 failed (0 were already done)")
+    code, _, err = cli("bench", "run", suite, "--out", tmp_path / "o2", "--jobs", "0")
+    assert code == 2 and err.startswith("error: --jobs must be at least 1")
+    assert not (tmp_path / "o2").exists()
+    code, _, err = cli("bench", "run", suite, "--out", tmp_path / "o", "--seeds", "1", "--steps",
+                       "20", "--threads", "2")
+    assert code == 2 and "was started with 1 thread(s) per run" in err
+    code, _, err = cli("bench", "run", "nope")
+    assert code == 2 and "unknown suite 'nope'" in err and len(err.splitlines()) == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text('datasets = ["ring8"]\nvariants = ["vanilla"]\nsteps = 0\n')
+    code, _, err = cli("bench", "run", bad)
+    assert code == 2 and f"{bad}: 'steps' must be an integer >= 1" in err
+
+
+def test_threads_are_those_the_suite_started_with(tmp_path, registry):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    out = tmp_path / "out"
+    run_suite(suite, out, registry, seeds=1, steps=10, jobs=1, threads=1, progress=False)
+    run_suite(suite, out, registry, seeds=1, steps=10, jobs=1, progress=False)
+    assert json.loads((out / "bench.json").read_text())["threads"] == 1

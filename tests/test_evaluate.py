@@ -1,0 +1,227 @@
+"""Evaluation: default metrics per dataset, the ideal values on real data, determinism,
+eval.json, `ganagerie eval` end to end, and `train --eval-every`."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganagerie.components import Generator
+from ganagerie.config import resolve_config
+from ganagerie.errors import UsageError
+from ganagerie.evaluate import default_metrics, evaluate_generator, evaluate_run
+from ganagerie.files import read_jsonl
+from ganagerie.trainer import train
+
+TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
+        "log_every=10", "batch_size=32", "dataset.n=2000"]
+IMAGE_METRICS = ["class-modes", "density-coverage", "fid", "is", "kid", "precision-recall"]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    # one cache for the whole session, so the digits classifier is trained once
+    monkeypatch.setenv("GANAGERIE_CACHE", str(tmp_path_factory.getbasetemp() / "ganagerie-cache"))
+
+
+class Replay(Generator):
+    """Plays back fixed samples in order, ignoring the noise: real data scored as generated."""
+
+    def __init__(self, samples):
+        super().__init__()
+        self.latent_dim = 1
+        self.samples, self.pos = samples, 0
+        self.unused = nn.Parameter(torch.zeros(()))  # the noise is drawn on the parameters' device
+
+    def forward(self, z):
+        out = self.samples[self.pos : self.pos + len(z)]
+        self.pos += len(z)
+        return out
+
+
+def values(result):
+    return result["metrics"]
+
+
+def test_each_dataset_gets_the_metrics_that_apply_to_it(registry):
+    for name in ("ring8", "grid25"):
+        assert default_metrics(registry, registry.create("dataset", name)) == ["mixture-modes"]
+    for name in ("digits", "stacked-digits", "mnist"):
+        assert default_metrics(registry, registry.create("dataset", name)) == IMAGE_METRICS
+
+
+def test_ring8_real_data_is_ideal_and_one_mode_is_not(registry):
+    ring8 = registry.create("dataset", "ring8")
+    real = values(evaluate_generator(Replay(ring8.load("test").x), ring8, registry))["mixture-modes"]
+    assert real["modes"] == 8 and real["high_quality_pct"] > 97 and real["reverse_kl"] < 0.01
+    collapsed = ring8.centers[5] + 0.005 * torch.randn(2500, 2)
+    one = values(evaluate_generator(Replay(collapsed), ring8, registry))["mixture-modes"]
+    assert one["modes"] == 1 and one["reverse_kl"] == pytest.approx(math.log(8))
+
+
+def test_digits_held_out_data_is_near_ideal_and_noise_is_far(registry):
+    digits = registry.create("dataset", "digits")
+    test = digits.load("test").x
+    real = evaluate_generator(Replay(test), digits, registry, n_samples=len(test))
+    noise = evaluate_generator(Replay(torch.rand_like(test) * 2 - 1), digits, registry,
+                               n_samples=len(test))
+    r, n = values(real), values(noise)
+    assert sorted(r) == IMAGE_METRICS
+    assert r["fid"]["fid"] * 20 < n["fid"]["fid"]
+    assert r["class-modes"]["modes"] == 10 and r["class-modes"]["kl"] < 0.02
+    assert r["precision-recall"]["precision"] > 0.85 and r["precision-recall"]["recall"] > 0.85
+    assert n["precision-recall"]["precision"] < 0.3
+    assert r["density-coverage"]["coverage"] > 0.85 > n["density-coverage"]["coverage"]
+    proto = real["protocol"]
+    assert proto["n_generated"] == len(test) and proto["seed"] == 0 and proto["time_s"] > 0
+    fid = proto["metrics"]["fid"]
+    assert fid["backbone"]["name"] == "classifier" and fid["backbone"]["accuracy"] > 0.95
+    assert fid["n_real"] == len(digits.load("train").x) and fid["time_s"] >= 0
+    assert proto["metrics"]["precision-recall"]["k"] == 3
+    assert proto["metrics"]["density-coverage"]["k"] == 5
+
+
+class NearModes(Generator):
+    """Puts each sample near a mode picked by its noise: the counts follow the noise."""
+
+    def __init__(self, centers):
+        super().__init__()
+        self.latent_dim, self.centers = 3, centers
+        self.unused = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z):
+        mode = (torch.sigmoid(z[:, 0]) * len(self.centers)).long().clamp(max=len(self.centers) - 1)
+        return self.centers[mode] + 0.01 * z[:, 1:]
+
+
+def _mlp(registry, ring8):
+    torch.manual_seed(0)
+    g, _ = registry.create("architecture", "mlp", {"g_batchnorm": True}).build(ring8.shape)
+    return g
+
+
+def test_same_inputs_give_the_same_numbers_and_disturb_nothing(registry):
+    ring8 = registry.create("dataset", "ring8")
+    g = _mlp(registry, ring8)
+    g.train()
+    stats = g.net[1].running_mean.clone()
+    rng = torch.get_rng_state()
+    a = evaluate_generator(g, ring8, registry, seed=3)
+    b = evaluate_generator(g, ring8, registry, seed=3)
+    assert values(a) == values(b)
+    near = NearModes(ring8.centers)
+    assert values(evaluate_generator(near, ring8, registry, seed=3)) == values(
+        evaluate_generator(near, ring8, registry, seed=3))
+    assert values(evaluate_generator(near, ring8, registry, seed=4)) != values(
+        evaluate_generator(near, ring8, registry, seed=3))
+    assert torch.equal(torch.get_rng_state(), rng)  # the training RNG is untouched
+    assert g.training and torch.equal(g.net[1].running_mean, stats)
+
+
+def test_metric_options_and_bad_requests(registry):
+    digits = registry.create("dataset", "digits")
+    test = digits.load("test").x
+    got = evaluate_generator(Replay(test), digits, registry, ["precision-recall:k=5"], n_samples=300)
+    assert got["protocol"]["metrics"]["precision-recall"]["options"]["k"] == 5
+    ring8 = registry.create("dataset", "ring8")
+    g = _mlp(registry, ring8)
+    for metrics, n, message in [
+        (["fid"], None, "does not apply to this dataset: it needs images"),
+        (["fdi"], None, "did you mean 'fid'"),
+        (["mixture-modes:threshold=wide"], None, "expected a number"),
+        (["mixture-modes", "mixture-modes"], None, "asked for twice"),
+        (None, 1, "at least 2"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            evaluate_generator(g, ring8, registry, metrics, n_samples=n)
+    with pytest.raises(UsageError, match="more than k=3"):
+        evaluate_generator(Replay(test), digits, registry, ["precision-recall"], n_samples=3)
+
+
+def tiny_run(registry, path, steps=40, extra=()):
+    cfg = resolve_config(registry, dataset="ring8", variant="vanilla", overrides={"steps": steps},
+                         sets=[*TINY, *extra])
+    train(cfg, registry, path, progress=False)
+    return cfg
+
+
+def test_evaluate_run_writes_eval_json_and_repeats_itself(registry, tmp_path):
+    tiny_run(registry, tmp_path / "r")
+    first = evaluate_run(tmp_path / "r", registry)
+    written = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert written == json.loads(json.dumps(first))
+    assert written["run"]["step"] == 40 and written["run"]["dataset"] == "ring8"
+    assert written["protocol"]["n_generated"] == 2500
+    assert set(written["metrics"]["mixture-modes"]) == {"modes", "high_quality_pct", "reverse_kl"}
+    again = evaluate_run(tmp_path / "r", registry)
+    assert again["metrics"] == first["metrics"]
+    assert not list((tmp_path / "r").glob(".eval.json.*"))  # written through a temp file
+    assert evaluate_run(tmp_path / "r", registry, n_samples=100)["protocol"]["n_generated"] == 100
+
+
+def test_ganagerie_eval_end_to_end(cli, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--dataset", "ring8", "--steps", "20", "--out", run, "--quiet",
+                       *[a for s in TINY for a in ("--set", s)])
+    assert code == 0, err
+    code, out, err = cli("eval", run, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["metrics"]["mixture-modes"]["modes"] >= 0
+    assert json.loads((run / "eval.json").read_text())["metrics"] == result["metrics"]
+    code, out, _ = cli("eval", run, "--metrics", "mixture-modes", "--n-samples", "500")
+    assert code == 0 and out.startswith("mixture-modes: modes=") and "500 generated samples" in out
+    for args, message in [(["--metrics", "fid"], "does not apply"),
+                          (["--metrics", "nope"], "unknown metric 'nope'"),
+                          (["--n-samples", "1"], "--n-samples"),
+                          (["--backbone", "vgg"], "--backbone"),
+                          *([] if torch.cuda.is_available() else [(["--device", "cuda"], "no GPU")])]:
+        code, _, err = cli("eval", run, *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = cli("eval", tmp_path / "missing")
+    assert code == 2 and "does not exist" in err
+
+
+def test_ganagerie_eval_on_digits_states_the_backbone(cli, tmp_path):
+    run = tmp_path / "d"
+    code, _, err = cli("train", "--dataset", "digits", "--steps", "5", "--set", "arch.width=8",
+                       "--out", run, "--quiet")
+    assert code == 0, err
+    code, out, err = cli("eval", run, "--metrics", "fid,class-modes", "--n-samples", "400", "--json")
+    assert code == 0, err
+    proto = json.loads(out)["protocol"]["metrics"]
+    assert proto["fid"]["backbone"]["name"] == "classifier"
+    assert proto["class-modes"]["backbone"]["accuracy"] > 0.95
+
+
+def test_train_eval_every_appends_rows_and_leaves_training_alone(registry, tmp_path):
+    tiny_run(registry, tmp_path / "plain", steps=50)
+    cfg = tiny_run(registry, tmp_path / "eval", steps=50, extra=["eval_every=20"])
+    assert (cfg.eval_every, cfg.eval_metrics, cfg.eval_samples) == (20, ["mixture-modes"], 2500)
+    saved = json.loads((tmp_path / "eval" / "config.json").read_text())
+    assert saved["eval_metrics"] == ["mixture-modes"] and saved["eval_samples"] == 2500
+    rows = read_jsonl(tmp_path / "eval" / "metrics.jsonl")
+    evals = [r for r in rows if "eval" in r]
+    assert [r["step"] for r in evals] == [20, 40, 50]
+    assert set(evals[-1]["eval"]["mixture-modes"]) == {"modes", "high_quality_pct", "reverse_kl"}
+
+    def losses(rows):
+        return [{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}
+                for r in rows if "eval" not in r]
+
+    assert losses(rows) == losses(read_jsonl(tmp_path / "plain" / "metrics.jsonl"))
+    # the last eval row scores the final generator exactly as `ganagerie eval` does
+    assert evaluate_run(tmp_path / "eval", registry)["metrics"] == evals[-1]["eval"]
+
+
+def test_eval_settings_resolve_per_dataset(registry):
+    cfg = resolve_config(registry, dataset="digits")
+    assert cfg.eval_metrics == IMAGE_METRICS and cfg.eval_samples == 26_000
+    cfg = resolve_config(registry, dataset="digits", overrides={"eval_metrics": "fid,kid"})
+    assert cfg.eval_metrics == ["fid", "kid"] and cfg.eval_samples == 10_000
+    with pytest.raises(UsageError, match="does not apply"):
+        resolve_config(registry, dataset="ring8", sets=["eval_metrics=fid"])
+    with pytest.raises(UsageError, match="eval_every must be"):
+        resolve_config(registry, dataset="ring8", sets=["eval_every=-1"])

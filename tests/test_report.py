@@ -1,0 +1,146 @@
+"""The report: results.json statistics, report.md, a self-contained report.html that renders
+in a real headless browser."""
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganagerie import __version__
+from ganagerie.bench import run_suite
+from ganagerie.plugin_loader import get_plugins
+from ganagerie.report import fmt_ci
+from ganagerie.results import content_hash
+from ganagerie.stats import mean_ci
+from ganagerie.suite import parse_suite
+
+SUITE = """
+name = "report-test"
+seeds = 3
+steps = 40
+eval_every = 20
+eval_samples = 200
+higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
+datasets = [{ name = "ring8", options = { n = 2000 } }]
+variants = ["vanilla", { label = "unstable", variant = "vanilla", set = { lr_d = 1e30, lr_g = 1e30 } }]
+[set]
+arch.g_width = 16
+arch.d_width = 16
+arch.g_depth = 1
+arch.d_depth = 1
+batch_size = 32
+log_every = 10
+"""
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, registry):
+    out = tmp_path_factory.mktemp("report") / "out"
+    run_suite(parse_suite(SUITE, "report-test.toml"), out, registry, jobs=1, threads=1,
+              progress=False)
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_table_cells_are_mean_and_t_interval_over_completed_seeds(report):
+    _, results = report
+    ring8 = results["datasets"]["ring8"]
+    assert ring8["metrics"] == ["modes", "high_quality_pct", "reverse_kl"]
+    assert ring8["directions"] == {"modes": True, "high_quality_pct": True, "reverse_kl": False}
+    runs = [r for r in results["runs"] if r["variant"] == "vanilla"]
+    for metric in ring8["metrics"]:
+        values = [r["metrics"][metric] for r in runs]
+        cell = ring8["variants"]["vanilla"]["metrics"][metric]
+        expected = mean_ci(values)
+        assert cell["n"] == 3 and cell["mean"] == pytest.approx(expected.mean)
+        assert cell["values"] == {str(r["seed"]): r["metrics"][metric] for r in runs}
+        if expected.half_width > 0:
+            assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((expected.low, expected.high))
+    assert ring8["variants"]["vanilla"]["failure_rate"] == 0.0
+    assert ring8["variants"]["unstable"]["failure_rate"] == 1.0
+    # the first metric with a known direction ranks, since the suite names none
+    assert ring8["ranking"]["metric"] == "modes"
+
+
+def test_results_record_protocol_configs_environment_and_a_content_hash(report):
+    _, results = report
+    assert results["suite"]["source"] == SUITE
+    assert results["statistics"]["test"].startswith("two-sided paired t-test")
+    env = results["environment"]
+    assert env["ganagerie"] == __version__ and env["torch"] and env["cpu"]
+    assert env["plugins"] == get_plugins().describe()
+    run = results["runs"][0]
+    assert run["config"]["arch"]["options"]["g_width"] == 16
+    assert run["protocol"]["n_generated"] == 200
+    assert run["protocol"]["metrics"]["mixture-modes"]["n_modes"] == 8
+    assert results["content_hash"] == content_hash(results)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", results["content_hash"])
+
+
+def test_bench_report_rewrites_the_same_results(report, cli):
+    out, results = report
+    code, stdout, _ = cli("bench", "report", out)
+    assert code == 0 and results["content_hash"] in stdout
+    assert json.loads((out / "results.json").read_text()) == results
+
+
+def test_markdown_report(report):
+    out, results = report
+    md = (out / "report.md").read_text()
+    header = "| variant | rank | modes ↑ | high_quality_pct ↑ | reverse_kl ↓ | seeds | diverged | failed |"
+    assert header in md
+    assert re.search(r"\| unstable \| – \| – \| – \| – \| 3 \| 3/3 \| 0/3 \|", md)
+    assert "paired t-test" in md and "Holm" in md and results["content_hash"] in md
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / link).stat().st_size > 1000, link
+    assert len(re.findall(r"!\[", md)) == 3  # metrics over steps, losses, samples
+    assert SUITE.strip().splitlines()[-1] in md  # the suite file, verbatim
+    assert md.count('"g_width": 16') == 6  # every resolved run config
+
+
+def test_html_report_is_self_contained(report):
+    out, _ = report
+    page = (out / "report.html").read_text()
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(sources) == 3
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    assert not re.search(r'(src|href)="(https?:|//|file:)', page)
+    assert page.count("<table>") >= 4
+
+
+def test_fmt_ci():
+    assert fmt_ci({"n": 0, "mean": None, "ci_low": None, "ci_high": None}) == "–"
+    assert fmt_ci({"n": 1, "mean": 7.0, "ci_low": None, "ci_high": None}) == "7 (n=1)"
+    assert fmt_ci({"n": 5, "mean": 7.4, "ci_low": 6.29, "ci_high": 8.51}) == "7.4 ± 1.1"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); "
+                    ".ci/run installs it")
+def test_html_report_renders_in_headless_chromium(report, tmp_path):
+    out, _ = report
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+         "--window-size=1200,2400", "--dump-dom", (out / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Benchmark report: report-test" in dom
+    assert dom.count("<table>") >= 4 and "<td>vanilla</td>" in dom
+    assert len(re.findall(r'<img[^>]*src="data:image/png;base64,', dom)) == 3
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    assert len(np.unique(pixels, axis=0)) > 50  # not a blank page
+    # the plots drew: vanilla's line colour (matplotlib's first, #1f77b4) is on the screen
+    assert (np.abs(pixels - [31, 119, 180]).sum(axis=1) < 30).sum() > 100
+    assert Path(shot).stat().st_size > 10_000

@@ -1,0 +1,93 @@
+"""Statistics over seeds: intervals and paired tests against scipy and hand computation."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sp
+
+from ganagerie.stats import holm, mean_ci, paired_p_value, rank
+
+
+def test_mean_ci_is_the_student_t_interval():
+    values = [7.0, 8.0, 8.0, 6.0, 8.0]
+    ci = mean_ci(values)
+    low, high = sp.t.interval(0.95, len(values) - 1, loc=sp.tmean(values), scale=sp.sem(values))
+    assert ci.n == 5 and ci.mean == pytest.approx(7.4)
+    assert (ci.low, ci.high) == pytest.approx((low, high))
+    # by hand: t(0.975, 4) = 2.776, sd = 0.894
+    assert ci.half_width == pytest.approx(2.776 * 0.8944 / math.sqrt(5), rel=1e-3)
+
+
+def test_mean_ci_with_too_few_values_has_no_interval():
+    one = mean_ci([3.0])
+    assert one.mean == 3.0 and math.isnan(one.low) and math.isnan(one.high)
+    assert one.as_json() == {"mean": 3.0, "ci_low": None, "ci_high": None, "n": 1}
+    assert mean_ci([]).n == 0 and math.isnan(mean_ci([]).mean)
+
+
+def test_equal_values_give_a_zero_width_interval():
+    ci = mean_ci([8.0, 8.0, 8.0])
+    assert (ci.low, ci.mean, ci.high) == (8.0, 8.0, 8.0)
+
+
+def test_paired_p_value_is_scipys_paired_t_test():
+    a, b = [0.9, 0.7, 0.8, 0.95, 0.6], [0.5, 0.6, 0.7, 0.65, 0.55]
+    assert paired_p_value(a, b) == pytest.approx(sp.ttest_rel(a, b).pvalue)
+    # by hand: t = mean(d) / (sd(d) / sqrt(n)), two-sided
+    d = [x - y for x, y in zip(a, b)]
+    mean = sum(d) / 5
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 4)
+    assert paired_p_value(a, b) == pytest.approx(2 * sp.t.sf(mean / (sd / math.sqrt(5)), 4))
+
+
+def test_paired_p_value_limits():
+    assert paired_p_value([8, 8, 8], [8, 8, 8]) == 1.0  # nothing to tell apart
+    assert paired_p_value([8, 7, 6], [7, 6, 5]) == 0.0  # the same difference on every seed
+    assert math.isnan(paired_p_value([1.0], [2.0]))  # one pair: no test
+    with pytest.raises(ValueError):
+        paired_p_value([1, 2], [1])
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1, each at least the previous
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adjusted = holm([0.5, math.nan, 0.01])
+    assert adjusted[0] == pytest.approx(0.5) and math.isnan(adjusted[1])
+    assert adjusted[2] == pytest.approx(0.02)
+
+
+def test_rank_separates_clear_winners_and_ties_the_rest():
+    values = {
+        "a": {0: 8.0, 1: 8.0, 2: 8.0, 3: 8.0, 4: 8.0},
+        "b": {0: 8.0, 1: 7.0, 2: 8.0, 3: 8.0, 4: 7.0},
+        "c": {0: 2.0, 1: 1.0, 2: 3.0, 3: 1.0, 4: 2.0},
+    }
+    r = rank(values, higher_is_better=True)
+    assert r.ranks == {"a": 1, "b": 1, "c": 3}
+    assert r.ties["a"] == ["b"] and r.ties["c"] == []
+    by_pair = {(p.a, p.b): p for p in r.pairs}
+    assert by_pair[("a", "c")].better == "a" and by_pair[("a", "b")].better is None
+    assert by_pair[("a", "c")].p_holm == pytest.approx(
+        min(1.0, 3 * sp.ttest_rel([8.0] * 5, [2.0, 1.0, 3.0, 1.0, 2.0]).pvalue))
+
+
+def test_rank_lower_is_better_and_pairs_only_common_seeds():
+    values = {"x": {0: 0.1, 1: 0.2, 2: 0.1, 3: 0.15}, "y": {0: 1.0, 1: 1.2, 2: 0.9}}
+    r = rank(values, higher_is_better=False)
+    assert r.ranks == {"x": 1, "y": 2}
+    assert r.pairs[0].n == 3  # seed 3 of x has no partner
+
+
+def test_rank_with_one_seed_cannot_separate_anything():
+    r = rank({"a": {0: 8.0}, "b": {0: 1.0}}, higher_is_better=True)
+    assert r.ranks == {"a": 1, "b": 1} and math.isnan(r.pairs[0].p)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=12))
+def test_interval_contains_the_mean(values):
+    ci = mean_ci(values)
+    assert ci.low <= ci.mean + 1e-9 * (1 + abs(ci.mean))
+    assert ci.mean <= ci.high + 1e-9 * (1 + abs(ci.mean))

@@ -166,13 +166,13 @@ def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
 @click.option("--metrics", help="Comma-separated metric names (ganagerie list metrics). "
               "Default: the run's eval_metrics, i.e. all that apply to its dataset.")
 @click.option("--n-samples", type=click.IntRange(min=2), help="Generated samples. Default: the metrics'.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise and the metrics.")
+@click.option("--seed", type=int, help="Seed of the noise and the metrics. Default: the run's seed.")
 @click.option("--backbone", type=click.Choice(["auto", "classifier", "inception"]), default="auto",
               show_default=True, help="Feature network of image metrics.")
 @click.option("--inception-weights", help="The FID Inception weights file (no download ever).")
 @click.option("--device", help="cpu, cuda or cuda:N. Default: the run's, when available.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
-def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: int, backbone: str,
+def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: int | None, backbone: str,
              inception_weights: str | None, device: str | None, as_json: bool) -> None:
     """Score a trained run with metric plugins and write RUN_DIR/eval.json."""
     from .evaluate import EVAL_FILE, evaluate_run

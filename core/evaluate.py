@@ -169,7 +169,7 @@ def evaluate_run(
     registry: Registry,
     metrics: Iterable[str] | None = None,
     n_samples: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     *,
     device: str | None = None,
     backbone: str = "auto",
@@ -177,7 +177,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's trained generator (its EMA if kept) and write ``RUN_DIR/eval.json``.
 
-    ``metrics`` and ``n_samples`` default to the run's ``eval_metrics`` and ``eval_samples``,
+    ``metrics``, ``n_samples`` and ``seed`` default to the run's ``eval_metrics``,
+    ``eval_samples`` and ``seed`` (so the numbers match the run's last ``--eval-every`` row),
     and those to what ``evaluate_generator`` picks. ``device`` defaults to the run's when
     available, else the CPU. Returns what it writes: ``evaluate_generator``'s result plus
     ``"run"`` (directory, step, dataset, variant, seed).
@@ -191,7 +192,8 @@ def evaluate_run(
         generator, dataset, registry,
         metrics=metrics or getattr(cfg, "eval_metrics", None) or None,
         n_samples=n_samples or getattr(cfg, "eval_samples", 0) or None,
-        seed=seed, backbone=backbone, inception_weights=inception_weights,
+        seed=cfg.seed if seed is None else seed, backbone=backbone,
+        inception_weights=inception_weights,
     )
     rd = RunDir(Path(run_dir))
     run = {"dir": str(rd.root), "step": rd.read_status().get("step"), "dataset": cfg.dataset.name,

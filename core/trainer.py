@@ -185,14 +185,15 @@ class Trainer:
                     if not all(math.isfinite(v) for v in values):
                         status = "diverged"
                         break
-                if self.step % cfg.checkpoint_every == 0 or at_end:
-                    self.save_checkpoint()
-                if (cfg.sample_every and self.step % cfg.sample_every == 0) or at_end:
-                    self.save_samples()
+                # before the checkpoint: a resume from it never misses this row
                 if cfg.eval_every and (self.step % cfg.eval_every == 0 or at_end):
                     started = time.perf_counter()
                     self.evaluate()
                     t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
+                if self.step % cfg.checkpoint_every == 0 or at_end:
+                    self.save_checkpoint()
+                if (cfg.sample_every and self.step % cfg.sample_every == 0) or at_end:
+                    self.save_samples()
         rd.write_status(status, self.step, cfg.steps)
         return TrainResult(status, self.step, rd.root, last)
 

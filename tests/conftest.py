@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ganagerie.cli import main
 from ganagerie.plugin_loader import get_registry
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ganagerie_cache(tmp_path_factory):
+    """One cache for the session (the digits classifier trains once); never the user's ~/.cache."""
+    path = tmp_path_factory.getbasetemp() / "ganagerie-cache"
+    old = os.environ.get("GANAGERIE_CACHE")
+    os.environ["GANAGERIE_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GANAGERIE_CACHE", None)
+    else:
+        os.environ["GANAGERIE_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

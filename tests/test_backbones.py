@@ -15,20 +15,12 @@ from ganagerie.backbones import (
 from ganagerie.errors import UsageError
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    # one cache for the whole session, so the digits classifier is trained once
-    path = tmp_path_factory.getbasetemp() / "ganagerie-cache"
-    monkeypatch.setenv("GANAGERIE_CACHE", str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
 def digits(registry):
     return registry.create("dataset", "digits")
 
 
-def test_digits_classifier_is_accurate_and_states_itself(digits, cache):
+def test_digits_classifier_is_accurate_and_states_itself(digits, ganagerie_cache):
     bb = get_backbone(digits, "cpu", "classifier")
     info = bb.info
     assert info["name"] == "classifier" and info["version"] == backbones.CLASSIFIER_VERSION
@@ -36,7 +28,7 @@ def test_digits_classifier_is_accurate_and_states_itself(digits, cache):
     assert info["train_samples"] == len(digits.load("train").x)
     feats, logits = bb.embed(digits.load("test").x)
     assert feats.shape == (len(digits.load("test").x), bb.feature_dim) and logits.shape[1] == 10
-    assert list((cache / "classifiers").glob(f"digits-{info['key']}.pt"))
+    assert list((ganagerie_cache / "classifiers").glob(f"digits-{info['key']}.pt"))
 
 
 def test_cached_classifier_is_read_back_not_retrained(digits, monkeypatch):
@@ -48,9 +40,9 @@ def test_cached_classifier_is_read_back_not_retrained(digits, monkeypatch):
     assert torch.equal(again.embed(x)[0], before)
 
 
-def test_a_damaged_cache_file_is_trained_over(digits, cache, monkeypatch):
+def test_a_damaged_cache_file_is_trained_over(digits, ganagerie_cache, monkeypatch):
     key = get_backbone(digits, "cpu", "classifier").info["key"]
-    path = next((cache / "classifiers").glob(f"digits-{key}.pt"))
+    path = next((ganagerie_cache / "classifiers").glob(f"digits-{key}.pt"))
     saved = path.read_bytes()
     path.write_bytes(b"not a checkpoint")
     monkeypatch.setattr(backbones, "_loaded", {})

@@ -8,12 +8,6 @@ import torch
 from ganagerie.plugins.fid_kid_is import FID, IS, KID
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    # one cache for the whole session, so the digits classifier is trained once
-    monkeypatch.setenv("GANAGERIE_CACHE", str(tmp_path_factory.getbasetemp() / "ganagerie-cache"))
-
-
 @pytest.fixture(scope="module")
 def digits(registry):
     return registry.create("dataset", "digits")

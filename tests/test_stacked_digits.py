@@ -10,12 +10,6 @@ from ganagerie.plugins.class_modes import ClassModes
 SMALL = {"n": 3000, "n_test": 5000}
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    # one cache for the whole session, so the digits classifier is trained once
-    monkeypatch.setenv("GANAGERIE_CACHE", str(tmp_path_factory.getbasetemp() / "ganagerie-cache"))
-
-
 @pytest.fixture(scope="module")
 def stacked(registry):
     return registry.create("dataset", "stacked-digits", SMALL)

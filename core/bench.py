@@ -223,7 +223,7 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> 
             status = {"status": result.status, "step": result.step}
         if status["status"] == "completed" and evaluation_planned(spec):
             stage = "evaluate"
-            evaluate(rd, spec, registry)
+            evaluate(rd, registry)
     except Exception as exc:  # one broken run must not stop the suite; a rerun retries it
         error = f"{stage}: {type(exc).__name__}: {exc}"
         step = rd.read_status().get("step", 0)
@@ -233,15 +233,12 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> 
     return RunOutcome(spec.key, status["status"], status["step"], time.perf_counter() - t0)
 
 
-def evaluate(rd: RunDir, spec: RunSpec, registry: Registry) -> None:
-    """Score a trained run into its ``eval.json`` with the run's metrics and sample count.
-
-    The run's seed seeds the evaluation, as it does during training: the final number is
-    the last point of the curve.
-    """
+def evaluate(rd: RunDir, registry: Registry) -> None:
+    """Score a trained run into its ``eval.json`` with the run's metrics, sample count and
+    seed, as during training: the final number is the last point of the curve."""
     from .evaluate import evaluate_run
 
-    evaluate_run(rd.root, registry, seed=spec.config["seed"])
+    evaluate_run(rd.root, registry)
 
 
 def outcome_summary(outcomes: Sequence[RunOutcome]) -> dict[str, int]:

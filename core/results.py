@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from . import stats
-from .bench import evaluation_planned, read_plan, run_dir
+from .bench import eval_path, evaluation_planned, read_plan, run_dir
 from .files import read_jsonl
 from .registry import Registry
 from .rundir import RunDir
-from .suite import RunSpec
+from .suite import RunSpec, parse_suite
 
 RESULTS_FORMAT = 1
-LOSS_KEYS = ("d_loss", "g_loss")
 
 
 def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
@@ -39,10 +38,8 @@ def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
 
 def read_eval(rd: RunDir) -> tuple[dict[str, tuple[str, str, float]], dict[str, Any]]:
     """A run's final metric values (see ``flatten``) and their protocol, from ``eval.json``."""
-    from .evaluate import EVAL_FILE
-
     try:
-        data = json.loads((rd.root / EVAL_FILE).read_text())
+        data = json.loads(eval_path(rd).read_text())
     except (FileNotFoundError, ValueError):
         return {}, {}
     return flatten(data.get("metrics", {})), data.get("protocol", {})
@@ -78,7 +75,9 @@ def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
         "step": status.get("step", 0),
         "steps": spec.config["steps"],
         "error": status.get("error"),
-        "final_losses": {k: v for k, v in losses[-1][1].items()} if losses else {},
+        # null, not NaN, for a diverged run's last losses: results.json stays strict JSON
+        "final_losses": {k: v if math.isfinite(v) else None
+                         for k, v in (losses[-1][1] if losses else {}).items()},
         "metrics": {c: x for c, (_, _, x) in columns.items()},
         "metric_of": {c: m for c, (m, _, _) in columns.items()},
         "protocol": protocol,
@@ -87,8 +86,6 @@ def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
 
 def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
     """Everything ``results.json`` holds, from ``OUT/bench.json`` and the run directories."""
-    from .suite import parse_suite
-
     out = Path(out)
     plan = read_plan(out)
     suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])

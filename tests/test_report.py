@@ -70,7 +70,8 @@ def test_table_cells_are_mean_and_t_interval_over_completed_seeds(report):
 
 
 def test_results_record_protocol_configs_environment_and_a_content_hash(report):
-    _, results = report
+    out, results = report
+    json.loads((out / "results.json").read_text(), parse_constant=pytest.fail)  # strict JSON
     assert results["suite"]["source"] == SUITE
     assert results["statistics"]["test"].startswith("two-sided paired t-test")
     env = results["environment"]
@@ -81,6 +82,8 @@ def test_results_record_protocol_configs_environment_and_a_content_hash(report):
     assert run["protocol"]["n_generated"] == 200
     assert run["protocol"]["metrics"]["mixture-modes"]["n_modes"] == 8
     assert results["content_hash"] == content_hash(results)
+    unstable = next(r for r in results["runs"] if r["variant"] == "unstable")
+    assert unstable["status"] == "diverged" and None in unstable["final_losses"].values()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", results["content_hash"])
 
 

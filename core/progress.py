@@ -6,7 +6,22 @@ import sys
 from typing import Any
 
 
-class Progress:
+class Bar:
+    """Starts and stops a rich progress bar held in ``_bar``, when there is one."""
+
+    _bar: Any = None
+
+    def __enter__(self):
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+class Progress(Bar):
     """Wraps rich's progress bar; every method is a no-op when disabled."""
 
     def __init__(self, total: int, start: int = 0, enabled: bool | None = None, label: str = ""):
@@ -37,15 +52,6 @@ class Progress:
             transient=False,
         )
         self._task = self._bar.add_task(label, total=total, completed=start, rate="", losses="")
-
-    def __enter__(self) -> Progress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
     def advance(self, n: int = 1) -> None:
         if self._bar is not None:

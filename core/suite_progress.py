@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .progress import Bar
 
-class SuiteProgress:
+
+class SuiteProgress(Bar):
     """A rich progress bar over runs; every method is a no-op when disabled (not a terminal)."""
 
     def __init__(self, total: int, label: str, reused: int = 0, enabled: bool | None = None):
@@ -43,15 +45,6 @@ class SuiteProgress:
         c = self.counts
         text = f"running {c['running']} · diverged {c['diverged']} · failed {c['failed']}"
         return text + (f" · {self.reused} already done" if self.reused else "")
-
-    def __enter__(self) -> SuiteProgress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
     def started(self, _item: Any = None) -> None:
         self.counts["running"] += 1

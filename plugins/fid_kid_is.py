@@ -37,20 +37,30 @@ def _quietly(make):
         return make()
 
 
-class FID(BackboneMetric):
-    """Fréchet distance between Gaussians fitted to real and generated features (lower is better)."""
+class _RealThenFake(BackboneMetric):
+    """Feeds the real split once, then each generated batch, to a torchmetrics object."""
+
+    def make(self, feature: nn.Module):
+        raise NotImplementedError
 
     def setup(self, dataset, device: torch.device) -> None:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
         super().setup(dataset, device)
-        self.tm = FrechetInceptionDistance(feature=BackboneOutput(self.backbone, 0)).to(device)
+        self.tm = self.make(BackboneOutput(self.backbone, 0)).to(device)
         self.tm.update(self.real.x, real=True)
         self.n = 0
 
     def update(self, fake: Tensor) -> None:
         self.tm.update(fake, real=False)
         self.n += fake.shape[0]
+
+
+class FID(_RealThenFake):
+    """Fréchet distance between Gaussians fitted to real and generated features (lower is better)."""
+
+    def make(self, feature: nn.Module):
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        return FrechetInceptionDistance(feature=feature)
 
     def compute(self) -> dict[str, float]:
         return {"fid": float(self.tm.compute())}
@@ -60,7 +70,7 @@ class FID(BackboneMetric):
                 "implementation": "torchmetrics FrechetInceptionDistance"}
 
 
-class KID(BackboneMetric):
+class KID(_RealThenFake):
     """Kernel (cubic polynomial) MMD between real and generated features, over random subsets."""
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, backbone: str = "auto",
@@ -70,19 +80,11 @@ class KID(BackboneMetric):
             raise ValueError("subsets must be at least 1 and subset_size at least 2")
         self.subsets, self.subset_size = subsets, subset_size
 
-    def setup(self, dataset, device: torch.device) -> None:
+    def make(self, feature: nn.Module):
         from torchmetrics.image.kid import KernelInceptionDistance
 
-        super().setup(dataset, device)
-        feature = BackboneOutput(self.backbone, 0)
-        self.tm = _quietly(lambda: KernelInceptionDistance(
-            feature=feature, subsets=self.subsets, subset_size=self.subset_size)).to(device)
-        self.tm.update(self.real.x, real=True)
-        self.n = 0
-
-    def update(self, fake: Tensor) -> None:
-        self.tm.update(fake, real=False)
-        self.n += fake.shape[0]
+        return _quietly(lambda: KernelInceptionDistance(
+            feature=feature, subsets=self.subsets, subset_size=self.subset_size))
 
     def compute(self) -> dict[str, float]:
         # small sets (the 8x8 digits' 1,437 training images) get subsets as large as they allow

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ganagerie.config import resolve_config
 from ganagerie.plugin_loader import get_registry
-from ganagerie.trainer import Trainer
+from ganagerie.train.trainer import Trainer
 
 CASES = {
     "mlp-ring8": dict(dataset="ring8", arch="mlp", sets=["batch_size=100"]),

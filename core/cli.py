@@ -1,4 +1,8 @@
-"""The command line: each command parses, calls one library function, prints."""
+"""The command line: each command parses, calls one library function, prints.
+
+Commands import what they use inside their function, so that ``ganagerie --help`` does
+not load torch and the plugins (startup time, not import cycles).
+"""
 
 from __future__ import annotations
 
@@ -94,7 +98,7 @@ def plugins_cmd(as_json: bool) -> None:
 def train_cmd(ctx: click.Context, **kw) -> None:
     """Train one GAN run and write its run directory."""
     from .config import load_config, resolve_config
-    from .trainer import train
+    from .train.trainer import train
 
     registry = _registry()
     given = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
@@ -155,7 +159,7 @@ def train_cmd(ctx: click.Context, **kw) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
     """Draw samples from a trained run into a PNG (image grid or scatter plot)."""
-    from .rundir import sample_run
+    from .runs import sample_run
 
     sample_run(run_dir, _registry(), n, output, seed)
     click.echo(f"wrote {n} samples to {output}")
@@ -175,7 +179,7 @@ def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
 def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: int | None, backbone: str,
              inception_weights: str | None, device: str | None, as_json: bool) -> None:
     """Score a trained run with metric plugins and write RUN_DIR/eval.json."""
-    from .evaluate import EVAL_FILE, evaluate_run
+    from .runs import EVAL_FILE, evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_run(run_dir, _registry(), names, n_samples, seed, device=device,
@@ -196,12 +200,13 @@ def bench_group() -> None:
 
 
 @bench_group.command("list")
+@click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_list_cmd(as_json: bool) -> None:
-    """List the built-in suites; a path to your own .toml works wherever a name does."""
-    from .suite import list_suites
+def bench_list_cmd(paths: tuple[str, ...], as_json: bool) -> None:
+    """List the installed suites, or the suites of the given names or .toml paths."""
+    from .bench.suite import list_suites, load_suite
 
-    suites = list_suites()
+    suites = [load_suite(p) for p in paths] if paths else list_suites()
     if as_json:
         click.echo(json.dumps([s.summary() for s in suites], indent=2))
         return
@@ -226,8 +231,8 @@ def bench_list_cmd(as_json: bool) -> None:
 def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | None,
                   threads: int | None, steps: int | None, sets: tuple[str, ...], quiet: bool) -> int:
     """Run a suite (built-in name or .toml path) and write report.md, report.html, results.json."""
-    from .bench import outcome_summary, run_suite
-    from .suite import load_suite
+    from .bench.harness import outcome_summary, run_suite
+    from .bench.suite import load_suite
 
     parsed = load_suite(suite)
     out = out or Path("runs") / "bench" / parsed.name
@@ -249,7 +254,7 @@ def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | N
 @click.argument("out", type=click.Path(path_type=Path))
 def bench_report_cmd(out: Path) -> None:
     """Rewrite the report of a benchmark directory from its runs."""
-    from .report import write_report
+    from .bench.report import write_report
 
     results = write_report(out, _registry())
     click.echo(f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'results.json'} "
@@ -266,7 +271,7 @@ def bench_report_cmd(out: Path) -> None:
 def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, jobs: int | None,
                      quiet: bool) -> int:
     """Re-run the runs recorded in a report's results.json and print what differs."""
-    from .verify import verify
+    from .bench.verify import verify
 
     differences, where, n = verify(report_dir, _registry(), runs=runs, out=out, jobs=jobs,
                                    progress=False if quiet else None)

@@ -3,36 +3,60 @@
 Each contract is small on purpose (one job per component):
 
 * ``Loss``: the adversarial objective, a D side and a G side.
-* ``Regularizer``: anything else that shapes training: a penalty on the D or the
-  G objective, or a change made to the networks once at build time.
+* ``Technique`` (registered as a regularizer, ``--reg NAME``): anything else that shapes
+  training. It overrides only the extension points it needs: a change to the networks at
+  build time, a penalty on either side, a transform of what D sees, an action after each
+  update, the generator that samples, or the whole step.
+* ``Optimizer``: builds a ``torch.optim.Optimizer`` for one network.
+* ``Prior``: the generator's noise distribution.
 * ``Architecture``: builds a generator and a discriminator for a data shape.
 * ``Dataset``: describes its shape (and modes, where it has them) and loads splits.
 * ``Metric``: scores generated samples against a dataset (``update``, ``compute``).
 
-The trainer calls nothing else. Every method called inside the training step must
-stay on the device: no ``.item()``, no printing, no host sync.
+The trainer builds every component once per run and calls nothing else. Every method
+called inside the training step must stay on the device: no ``.item()``, no printing, no
+host sync. Randomness inside the step comes from torch's global RNG (``torch.rand``,
+``torch.randn``... with ``device=``): the trainer seeds it and checkpoints it, so a run
+and its resumption draw the same numbers.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 
+class Prior:
+    """The noise distribution ``z`` is drawn from; the standard normal unless replaced."""
+
+    def sample(self, n: int, dim: int, device: torch.device,
+               generator: torch.Generator | None = None) -> Tensor:
+        """``n`` latent vectors ``[n, dim]`` on ``device``; ``generator`` (a CPU one) fixes them."""
+        if generator is not None and generator.device != device:
+            return torch.randn(n, dim, generator=generator).to(device)
+        return torch.randn(n, dim, generator=generator, device=device)
+
+
 class Generator(nn.Module):
-    """Maps noise ``z`` of shape ``[B, latent_dim]`` to samples ``[B, *shape]``."""
+    """Maps noise ``z`` of shape ``[B, latent_dim]`` to samples ``[B, *shape]``.
+
+    ``prior`` is set by the trainer from the run's ``prior`` component; every sampler
+    (training, previews, evaluation) draws through ``sample_noise``.
+    """
 
     latent_dim: int
+    prior: Prior = Prior()
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Draw ``n`` latent vectors from the prior (standard normal unless overridden)."""
+        """Draw ``n`` latent vectors from the run's prior, on the generator's device."""
         device = next(self.parameters()).device
-        if generator is not None and generator.device != device:
-            return torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self.prior.sample(n, self.latent_dim, device, generator)
 
 
 class Discriminator(nn.Module):
@@ -55,20 +79,33 @@ class Discriminator(nn.Module):
 
 
 class Loss(ABC):
-    """An adversarial objective. Both sides return a scalar to minimise."""
+    """An adversarial objective. Both sides return a scalar to minimise.
+
+    ``g_loss`` receives the discriminator's logits on the real batch as well; they are
+    computed in the generator step (without gradient) only when ``g_needs_real`` is true,
+    else they are None. Relativistic losses need them; most losses ignore them.
+    A loss written before ``real_out`` existed (``g_loss(self, fake_out)``) still works.
+    """
+
+    #: whether ``g_loss`` reads ``real_out`` (costs one more D forward per G step)
+    g_needs_real: bool = False
 
     @abstractmethod
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         """The discriminator's loss from its logits on a real and a generated batch."""
 
     @abstractmethod
-    def g_loss(self, fake_out: Tensor) -> Tensor:
-        """The generator's loss from the discriminator's logits on a generated batch."""
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        """The generator's loss from D's logits on a generated (and the real) batch."""
 
 
 @dataclass
 class DStep:
-    """What a regularizer sees during a discriminator update."""
+    """What a technique sees during a discriminator update.
+
+    ``real``/``fake`` are the samples; ``real_input``/``fake_input`` are what D was given
+    after the run's input transforms (the same tensors when there are none).
+    """
 
     generator: Generator
     discriminator: Discriminator
@@ -76,37 +113,141 @@ class DStep:
     fake: Tensor  # detached from the generator
     real_out: Tensor
     fake_out: Tensor
+    # fields below have defaults, so that contexts can grow without breaking plugins
+    z: Tensor | None = None
+    step: int = 0  # generator updates done before this one (0 on the first step)
+    real_input: Tensor | None = None
+    fake_input: Tensor | None = None
+    #: the update's loss and penalties, detached, set once the update is done (for the log)
+    log: Tensor | None = None
 
 
 @dataclass
 class GStep:
-    """What a regularizer sees during a generator update."""
+    """What a technique sees during a generator update."""
 
     generator: Generator
     discriminator: Discriminator
-    real: Tensor  # the last real batch the discriminator saw
+    real: Tensor  # a real batch (the last one the discriminator saw)
     fake: Tensor
-    fake_features: Tensor  # discriminator.features(fake), with grad to the generator
+    fake_features: Tensor  # discriminator.features(fake_input), with grad to the generator
     fake_out: Tensor
+    z: Tensor | None = None
+    step: int = 0
+    real_out: Tensor | None = None  # D's logits on ``real``, when the loss asks for them
+    fake_input: Tensor | None = None
+    log: Tensor | None = None
 
 
-class Regularizer:
-    """Shapes training beyond the loss. Override only what the technique needs.
+class Technique:
+    """Shapes training beyond the loss; registered with ``register_regularizers``.
 
-    Penalties are returned already weighted; they are added to the objective and
-    logged under the regularizer's name.
+    One instance is built per run and used for everything below, in the order the
+    techniques were given. Override only what the technique needs; a duck-typed object
+    with some of these methods works the same. Penalties are returned already weighted,
+    added to the objective and logged as ``d/NAME`` or ``g/NAME``.
     """
 
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
-        """Change the networks once, at build time, before optimizers exist."""
+        """Change the networks once, at build time, before optimizers exist (spectral norm)."""
+
+    def transform(self, x: Tensor, step: int) -> Tensor:
+        """What the discriminator sees instead of ``x``, real and generated alike, on every
+        D forward of the step; must be differentiable (DiffAugment, ADA, instance noise)."""
+        return x
 
     def d_penalty(self, step: DStep) -> Tensor | None:
-        """A scalar added to the discriminator's loss."""
+        """A scalar added to the discriminator's loss (gradient penalty, R1, LeCam)."""
         return None
 
     def g_penalty(self, step: GStep) -> Tensor | None:
-        """A scalar added to the generator's loss."""
+        """A scalar added to the generator's loss (feature matching)."""
         return None
+
+    def after_d_step(self, step: DStep) -> None:
+        """After each D optimizer step, without grad (weight clipping, running means, ADA's p)."""
+
+    def after_g_step(self, step: GStep) -> None:
+        """After each G optimizer step, without grad (generator EMA, schedules)."""
+
+    def sampling_generator(self) -> Generator | None:
+        """The generator to sample and evaluate with instead of the trained one (EMA)."""
+        return None
+
+    def train_step(self, run: StepRunner) -> Tensor:
+        """Replace the step's order of updates (unrolled GAN, simultaneous updates).
+
+        Compose ``run.d_update`` and ``run.g_update`` (each does its loss, penalties,
+        optimizer step and after-step hooks) and return ``run.log_row(d, g)`` of the last
+        two. At most one technique of a run may replace the step.
+        """
+        raise NotImplementedError
+
+    def log_values(self) -> Mapping[str, Tensor | float]:
+        """Values logged with every metrics row as ``NAME/key`` (read once per log window)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The technique's state, saved in the checkpoint (tensors, numbers, lists, dicts)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore ``state_dict``'s output on resume."""
+
+
+#: the name techniques are registered under (``--reg``); the two names are one contract
+Regularizer = Technique
+
+#: the extension points of a technique, in the order the trainer reaches them
+TECHNIQUE_METHODS = ("setup", "transform", "d_penalty", "g_penalty", "after_d_step",
+                     "after_g_step", "sampling_generator", "train_step", "log_values",
+                     "state_dict", "load_state_dict")
+
+
+def implements(obj: Any, method: str) -> bool:
+    """Whether ``obj`` provides ``method`` beyond ``Technique``'s do-nothing default."""
+    found = getattr(type(obj), method, None)
+    if found is None:
+        found = getattr(obj, method, None)  # set on the instance
+    return callable(found) and found is not getattr(Technique, method, None)
+
+
+class StepRunner(ABC):
+    """The updates a technique's ``train_step`` composes; the trainer implements them."""
+
+    step: int
+    generator: Generator
+    discriminator: Discriminator
+    loss: Loss
+
+    @abstractmethod
+    def next_real(self) -> Tensor:
+        """The next real batch."""
+
+    @abstractmethod
+    def noise(self) -> Tensor:
+        """A batch of latent vectors from the prior."""
+
+    @abstractmethod
+    def d_update(self, real: Tensor | None = None, z: Tensor | None = None,
+                 fake: Tensor | None = None) -> DStep:
+        """One D update (loss, penalties, optimizer step, after-D hooks); fresh data if None."""
+
+    @abstractmethod
+    def g_update(self, real: Tensor | None = None, z: Tensor | None = None) -> GStep:
+        """One G update (loss, penalties, optimizer step, after-G hooks)."""
+
+    @abstractmethod
+    def log_row(self, d: DStep, g: GStep) -> Tensor:
+        """The step's logged values from its last D and G updates."""
+
+
+class Optimizer(ABC):
+    """Builds the optimizer of one network from the run's learning rate and betas."""
+
+    @abstractmethod
+    def build(self, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+        """A fresh optimizer over ``params``; ``betas`` are the run's ``betas_g``/``betas_d``."""
 
 
 class Architecture(ABC):
@@ -159,7 +300,7 @@ class Metric(ABC):
     A fresh instance is built for every evaluation; construction must stay cheap.
     ``setup``, ``update`` and ``compute`` run under ``torch.no_grad`` with a seeded global RNG.
     A factory option named ``backbone`` or ``inception_weights`` receives the evaluation's
-    choice of feature network (see ``ganagerie.backbones``).
+    choice of feature network (see ``ganagerie.evaluation.backbones``).
     """
 
     #: generated samples its published protocol uses; an evaluation draws the largest
@@ -186,3 +327,13 @@ class Metric(ABC):
     def protocol(self) -> dict:
         """How the values were measured (backbone, sample counts, k, ...)."""
         return {}
+
+
+def generator_loss(loss: Any) -> Callable[[Tensor, Tensor | None], Tensor]:
+    """``loss.g_loss`` as a function of ``(fake_out, real_out)``, for losses of either contract."""
+    params = [p for p in inspect.signature(loss.g_loss).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(params) >= 2 or any(p.kind is p.VAR_POSITIONAL
+                               for p in inspect.signature(loss.g_loss).parameters.values()):
+        return loss.g_loss
+    return lambda fake_out, real_out: loss.g_loss(fake_out)

@@ -16,42 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .errors import UsageError, did_you_mean
-from .registry import Registry
-from .values import coerce_like, parse_assignments, parse_value
-
-
-@dataclass
-class Component:
-    """A component by registered name, with its options."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, spec: str | Mapping[str, Any] | Component, what: str) -> Component:
-        """Accept ``"name"``, ``"name:key=value,..."``, ``{"name":..., "options":...}``."""
-        if isinstance(spec, Component):
-            return cls(spec.name, dict(spec.options))
-        if isinstance(spec, Mapping):
-            unknown = set(spec) - {"name", "options"}
-            if "name" not in spec or unknown:
-                raise UsageError(f"bad {what} {dict(spec)!r}; write {{'name': ..., 'options': {{}}}}")
-            return cls(str(spec["name"]), dict(spec.get("options") or {}))
-        if not isinstance(spec, str) or not spec.strip():
-            raise UsageError(f"bad {what} {spec!r}; write NAME or NAME:key=value,...")
-        name, _, opts = spec.partition(":")
-        return cls(name.strip(), parse_assignments(opts, f"{what} '{spec}'"))
+from .evaluation.select import resolve_eval
+from .registry import ComponentSpec, Registry
+from .values import coerce_like, parse_value
 
 
 @dataclass
 class RunConfig:
     """Everything that determines a run. Written to ``config.json`` before step 1."""
 
-    dataset: Component
-    loss: Component
-    arch: Component
-    regularizers: list[Component] = field(default_factory=list)
+    dataset: ComponentSpec
+    loss: ComponentSpec
+    arch: ComponentSpec
+    #: techniques (``--reg``), one instance each per run, applied in this order
+    regularizers: list[ComponentSpec] = field(default_factory=list)
+    prior: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_PRIOR))
+    optimizer_g: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_OPTIMIZER))
+    optimizer_d: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_OPTIMIZER))
     variant: str | None = None
     steps: int = 2000
     batch_size: int = 64
@@ -62,15 +46,13 @@ class RunConfig:
     betas_d: tuple[float, float] = (0.5, 0.999)
     #: weight of the loss's generator side; 0 leaves the generator to its regularizers
     loss_g_weight: float = 1.0
-    #: decay of the generator's exponential moving average; 0 disables it
-    ema_decay: float = 0.0
     seed: int = 0
     device: str = "cpu"
     log_every: int = 50
     checkpoint_every: int = 500
     sample_every: int = 0
-    #: samples in the fixed evaluation noise for pictures; 0 picks 64 images or 1000 points
-    n_samples: int = 0
+    #: samples in the pictures of ``samples/``; 0 picks 64 images or 1000 points
+    n_preview: int = 0
     #: score the generator with the metrics every N steps and at the end; 0 never
     eval_every: int = 0
     #: metric specs for evaluations; resolved to the metrics that apply to the dataset
@@ -83,6 +65,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        data = _migrate(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -93,22 +76,48 @@ class RunConfig:
         for key in ("dataset", "loss", "arch"):
             if key not in kwargs:
                 raise UsageError(f"config is missing '{key}'")
-            kwargs[key] = Component.parse(kwargs[key], key)
-        kwargs["regularizers"] = [
-            Component.parse(r, "regularizer") for r in kwargs.get("regularizers") or []
-        ]
+        for key in COMPONENT_FIELDS:
+            if key in kwargs:
+                kwargs[key] = ComponentSpec.parse(kwargs[key], key)
+        regs = kwargs.get("regularizers") or []
+        if not isinstance(regs, list):
+            raise UsageError(f"regularizers must be a list, got {regs!r}")
+        kwargs["regularizers"] = [ComponentSpec.parse(r, "regularizer") for r in regs]
         kwargs["eval_metrics"] = _metric_specs(kwargs.get("eval_metrics"))
         cfg = cls(**kwargs)
         _coerce_scalars(cfg)
         return cfg
 
 
+DEFAULT_PRIOR = "normal"
+DEFAULT_OPTIMIZER = "adam"
 SCALAR_FIELDS = {
     f.name: f.default
     for f in dataclasses.fields(RunConfig)
     if f.default is not dataclasses.MISSING and f.name != "variant"
 }
-COMPONENT_FIELDS = ("dataset", "loss", "arch")
+#: run fields that name one component, with the registry kind of each
+COMPONENT_FIELDS = {"dataset": "dataset", "loss": "loss", "arch": "architecture",
+                    "prior": "prior", "optimizer_g": "optimizer", "optimizer_d": "optimizer"}
+#: fields a variant preset may set: every run field but the dataset, the seed and the device
+PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
+                       - {"dataset", "seed", "device"})
+MIGRATION = "docs/plugins.md#migrating-from-ganagerie-01"
+
+
+def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Read a config.json written by ganagerie 0.1 (renamed fields; EMA became a technique)."""
+    if not isinstance(data, Mapping):
+        raise UsageError("a run config must be a JSON object")
+    data = dict(data)
+    if "n_samples" in data and "n_preview" not in data:
+        data["n_preview"] = data.pop("n_samples")
+    if "ema_decay" in data:
+        decay = data.pop("ema_decay")
+        if decay:
+            raise UsageError(f"config field ema_decay={decay} is now a technique: use "
+                             f"--reg ema:decay={decay} ({MIGRATION})")
+    return data
 
 
 def _coerce_scalars(cfg: RunConfig) -> None:
@@ -126,11 +135,10 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("lr_d", cfg.lr_d > 0, "positive"),
         ("betas_g", all(0 <= b < 1 for b in cfg.betas_g), "two numbers in [0, 1)"),
         ("betas_d", all(0 <= b < 1 for b in cfg.betas_d), "two numbers in [0, 1)"),
-        ("ema_decay", 0 <= cfg.ema_decay < 1, "in [0, 1)"),
         ("log_every", cfg.log_every >= 1, "at least 1"),
         ("checkpoint_every", cfg.checkpoint_every >= 1, "at least 1"),
         ("sample_every", cfg.sample_every >= 0, "0 (only at the end) or more"),
-        ("n_samples", cfg.n_samples >= 0, "0 (automatic) or more"),
+        ("n_preview", cfg.n_preview >= 0, "0 (automatic) or more"),
         ("seed", cfg.seed >= 0, "0 or more"),
         ("eval_every", cfg.eval_every >= 0, "0 (never) or more"),
         ("eval_samples", cfg.eval_samples >= 0, "0 (automatic) or more"),
@@ -150,7 +158,10 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
         raise UsageError(f"bad --set '{assignment}'; write key=value, e.g. --set lr_d=1e-4")
     value = parse_value(raw.strip())
     parts = key.split(".")
-    if parts[0] in COMPONENT_FIELDS and len(parts) == 2:
+    if parts[0] in COMPONENT_FIELDS and len(parts) == 1:
+        data[key] = ComponentSpec.parse(raw.strip(), key)
+    elif parts[0] in COMPONENT_FIELDS and len(parts) == 2:
+        data.setdefault(parts[0], ComponentSpec(_DEFAULTS.get(parts[0], "")))
         data[parts[0]].options[parts[1]] = value
     elif parts[0] in ("reg", "regularizers") and len(parts) == 3:
         for reg in data["regularizers"]:
@@ -167,8 +178,13 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
         hint = did_you_mean(key, fields)
         raise UsageError(
             f"--set: unknown key '{key}';{hint or ''} use a run field ({', '.join(fields)}), "
-            "COMPONENT.OPTION (dataset., loss., arch.) or reg.NAME.OPTION"
+            f"a component ({', '.join(COMPONENT_FIELDS)}) or its option (arch.g_width=64), "
+            "or reg.NAME.OPTION"
         )
+
+
+_DEFAULTS = {"prior": DEFAULT_PRIOR, "optimizer_g": DEFAULT_OPTIMIZER,
+             "optimizer_d": DEFAULT_OPTIMIZER}
 
 
 def resolve_config(
@@ -191,16 +207,17 @@ def resolve_config(
             raise UsageError(f"variant '{variant}' did not return a dict of config fields")
         data.update(_normalise_preset(variant, preset))
         data["variant"] = variant
-    data["dataset"] = Component.parse(dataset, "dataset")
+    data["dataset"] = ComponentSpec.parse(dataset, "dataset")
     data["dataset"].options.update(dataset_options or {})
     if loss is not None:
-        data["loss"] = Component.parse(loss, "loss")
-    data.setdefault("loss", Component("non-saturating"))
+        data["loss"] = ComponentSpec.parse(loss, "loss")
+    if "loss" not in data:
+        raise UsageError("no loss: give --loss NAME or a --variant that sets one (ganagerie list losses)")
     for spec in regularizers:
         if spec.strip().lower() == "none":
             data["regularizers"] = []
             continue
-        reg = Component.parse(spec, "regularizer")
+        reg = ComponentSpec.parse(spec, "regularizer")
         for existing in data["regularizers"]:
             if existing.name == reg.name:
                 existing.options.update(reg.options)
@@ -208,12 +225,12 @@ def resolve_config(
         else:
             data["regularizers"].append(reg)
     if arch is not None:
-        data["arch"] = Component.parse(arch, "architecture")
+        data["arch"] = ComponentSpec.parse(arch, "architecture")
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
     for assignment in sets:
-        data.setdefault("arch", Component(""))
+        data.setdefault("arch", ComponentSpec(""))
         _apply_set(data, assignment)
     return finalize(registry, data)
 
@@ -221,14 +238,18 @@ def resolve_config(
 def _normalise_preset(variant: str, preset: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in preset.items():
+        if key not in PRESET_FIELDS:
+            hint = did_you_mean(str(key), PRESET_FIELDS) or ""
+            raise UsageError(f"variant '{variant}' sets unknown field '{key}';{hint} a preset may "
+                             f"set {', '.join(PRESET_FIELDS)}")
         if key in COMPONENT_FIELDS:
-            out[key] = Component.parse(value, key)
+            out[key] = ComponentSpec.parse(value, key)
         elif key == "regularizers":
-            out[key] = [Component.parse(r, "regularizer") for r in value]
-        elif key in SCALAR_FIELDS:
-            out[key] = value
+            if not isinstance(value, list):
+                raise UsageError(f"variant '{variant}': regularizers must be a list")
+            out[key] = [ComponentSpec.parse(r, "regularizer") for r in value]
         else:
-            raise UsageError(f"variant '{variant}' sets unknown field '{key}'")
+            out[key] = value
     return out
 
 
@@ -241,22 +262,23 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
     is_image = len(dataset.shape) == 3
     arch = data.get("arch")
     if arch is None or not arch.name:
-        data["arch"] = Component("dcgan" if is_image else "mlp", arch.options if arch else {})
-    if not data.get("n_samples"):
-        data["n_samples"] = 64 if is_image else 1000
-    from .evaluate import resolve_eval  # evaluate builds on this module
-
+        data["arch"] = ComponentSpec("dcgan" if is_image else "mlp", arch.options if arch else {})
+    if not data.get("n_preview"):
+        data["n_preview"] = 64 if is_image else 1000
     data["eval_metrics"], data["eval_samples"] = resolve_eval(
         registry, dataset, _metric_specs(data.get("eval_metrics")), data.get("eval_samples") or None)
     if data.get("eval_every") and not data["eval_metrics"]:
         raise UsageError("--eval-every: no registered metric applies to this dataset "
                          "(ganagerie list metrics)")
-    data["arch"] = _fill(registry, "architecture", data["arch"])
-    data["loss"] = _fill(registry, "loss", data["loss"])
+    for key, kind in COMPONENT_FIELDS.items():
+        if key != "dataset":
+            data[key] = _fill(registry, kind, data.get(key) or ComponentSpec(_DEFAULTS[key]))
     data["regularizers"] = [_fill(registry, "regularizer", r) for r in data["regularizers"]]
+    names = [r.name for r in data["regularizers"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"technique '{twice[0]}' is given twice; give each once with all its options")
     if data.get("device") == "auto":
-        import torch
-
         data["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     return RunConfig.from_dict({k: v for k, v in data.items()})
 
@@ -272,11 +294,11 @@ def _metric_specs(value: Any) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
-def _fill(registry: Registry, kind: str, comp: Component) -> Component:
+def _fill(registry: Registry, kind: str, comp: ComponentSpec) -> ComponentSpec:
     entry = registry.get(kind, comp.name)
     checked = registry.check_options(entry, comp.options)
     defaults = {k: v for k, v in entry.options().items() if v is not inspect.Parameter.empty}
-    return Component(comp.name, {**defaults, **checked})
+    return ComponentSpec(comp.name, {**defaults, **checked})
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -19,6 +19,12 @@ are used to check and convert what the user typed. ``help`` is one line for
 The contracts each component honours are in ``ganagerie.components``.
 
 Registration must stay cheap: register names and factories, build nothing.
+
+Two plugins may register the same name: the first keeps the plain name (the built-ins,
+then installed distributions by name, then plugins passed in code), a warning names both,
+and each stays reachable as ``DISTRIBUTION:NAME`` (``ganagerie-foo:hinge``). A hook name
+that is not below is warned about; ``GANAGERIE_STRICT_PLUGINS=1`` makes every such
+warning an error.
 """
 
 from __future__ import annotations
@@ -36,7 +42,26 @@ def register_losses(register):
 
 @hookspec
 def register_regularizers(register):
-    """Register regularizers: factories returning a ``components.Regularizer``."""
+    """Register techniques (``--reg NAME``): factories returning a ``components.Technique``.
+
+    A technique overrides the extension points it needs: ``setup`` (spectral norm),
+    ``d_penalty``/``g_penalty`` (gradient penalty, feature matching), ``transform``
+    (DiffAugment, instance noise), ``after_d_step``/``after_g_step`` (weight clipping,
+    generator EMA), ``train_step`` (unrolled GAN), with its state in ``state_dict``.
+    """
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimizers (``--set optimizer_d=NAME``): factories returning a ``components.Optimizer``.
+
+    Adam is the default on both sides; weight-clipped WGAN trains with RMSprop.
+    """
+
+
+@hookspec
+def register_priors(register):
+    """Register noise priors (``--set prior=NAME``): factories returning a ``components.Prior``."""
 
 
 @hookspec

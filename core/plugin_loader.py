@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .errors import UsageError, did_you_mean
 from .registry import KINDS, Provenance, Registry
 
 ENTRY_POINT_GROUP = "ganagerie"
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin failed to load; the rest of ganagerie goes on without it."""
+    """A plugin failed to load, clashed on a name or implements an unknown hook; the rest
+    of ganagerie goes on."""
+
+
+class PluginError(UsageError):
+    """A plugin problem under ``GANAGERIE_STRICT_PLUGINS=1``."""
 
 
 @dataclass
@@ -28,7 +35,6 @@ class LoadedPlugins:
     manager: pluggy.PluginManager
     provenance: dict[str, Provenance] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
-    failed: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> list[dict[str, Any]]:
         """The loaded plugins, their versions and what each provides (``ganagerie plugins``)."""
@@ -38,7 +44,7 @@ class LoadedPlugins:
                 KINDS[kind]: sorted(
                     e.name for e in entries.values() if e.provenance.plugin == name
                 )
-                for kind, entries in self.registry.entries.items()
+                for kind, entries in self.registry.qualified.items()
             }
             out.append(
                 {
@@ -54,58 +60,88 @@ class LoadedPlugins:
 def load_plugins(extra: Iterable[Any] = (), strict: bool | None = None) -> LoadedPlugins:
     """Load every entry-point plugin plus ``extra`` plugin objects, and build the registry.
 
-    A plugin that fails to import gives one warning naming it and its version and is
-    skipped; with ``strict`` (or ``GANAGERIE_STRICT_PLUGINS=1``) it raises instead.
+    Order: ganagerie's own plugins, then installed distributions by name, then ``extra``;
+    where two register one name, the first keeps it. A plugin that fails to import or to
+    register, registers a taken name, or implements an unknown hook costs one warning
+    naming it; with ``strict`` (or ``GANAGERIE_STRICT_PLUGINS=1``) a PluginError instead.
     """
     if strict is None:
         strict = os.environ.get("GANAGERIE_STRICT_PLUGINS", "") not in ("", "0")
     pm = pluggy.PluginManager("ganagerie")
     pm.add_hookspecs(hookspecs)
     loaded = LoadedPlugins(manager=pm)
+    warn = functools.partial(_warn, strict=strict)
+    candidates: list[tuple[str, Provenance, Any]] = []
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
-        dist = ep.dist.name if ep.dist else None
-        version = ep.dist.version if ep.dist else None
+        prov = Provenance(ep.value, ep.dist.name if ep.dist else None,
+                          ep.dist.version if ep.dist else None)
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party plugin must not break the rest
-            if strict:
-                raise
-            loaded.failed[ep.value] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
-                f"plugin {ep.value} from {dist} {version} failed to load and was skipped: "
-                f"{type(exc).__name__}: {exc}",
-                PluginLoadWarning,
-                stacklevel=2,
-            )
+            warn(f"plugin {prov.describe()} failed to load and was skipped: "
+                 f"{type(exc).__name__}: {exc}")
             continue
-        if pm.is_registered(module):
-            continue
-        pm.register(module, name=ep.value)
-        loaded.provenance[ep.value] = Provenance(ep.value, dist, version)
+        candidates.append((ep.value, prov, module))
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
-        pm.register(plugin, name=name)
-        loaded.provenance[name] = Provenance(name)
-    _collect(loaded)
+        candidates.append((name, Provenance(name), plugin))
+    for name, prov, plugin in candidates:
+        if pm.is_registered(plugin) or pm.has_plugin(name):
+            continue
+        for hook in _unknown_hooks(pm, plugin):
+            hint = did_you_mean(hook, _HOOKS) or ""
+            warn(f"plugin {prov.describe()} implements unknown hook '{hook}';{hint} it is ignored")
+        try:
+            pm.register(plugin, name=name)
+        except Exception as exc:  # a hook with the wrong signature
+            warn(f"plugin {prov.describe()} cannot be registered and was skipped: {exc}")
+            continue
+        loaded.provenance[name] = prov
+    _collect(loaded, warn)
     return loaded
 
 
-def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
-    return (ep.dist.name if ep.dist else "", ep.value)
+_HOOKS = [n for n in dir(hookspecs) if n.startswith("register_")]
 
 
-def _collect(loaded: LoadedPlugins) -> None:
-    """Call each registration hook once per plugin, recording who registered what."""
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    return [attr for attr in dir(plugin)
+            if not attr.startswith("_") and attr not in _HOOKS
+            and pm.parse_hookimpl_opts(plugin, attr) is not None]
+
+
+def _warn(message: str, strict: bool) -> None:
+    if strict:
+        raise PluginError(f"{message} (GANAGERIE_STRICT_PLUGINS is set)")
+    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+
+
+def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[bool, str, str]:
+    dist = ep.dist.name if ep.dist else ""
+    return (dist != "ganagerie", dist, ep.value)
+
+
+def _collect(loaded: LoadedPlugins, warn: Callable[[str], None]) -> None:
+    """Call each registration hook once per plugin, in load order, recording who registered what."""
     pm = loaded.manager
+    order = list(loaded.provenance)
     for kind, plural in KINDS.items():
         caller = getattr(pm.hook, f"register_{plural}")
-        for impl in caller.get_hookimpls():
+        for impl in sorted(caller.get_hookimpls(), key=lambda i: order.index(i.plugin_name)):
             prov = loaded.provenance[impl.plugin_name]
 
             def register(name, factory, help=None, _kind=kind, _prov=prov):
-                loaded.registry.add(_kind, name, factory, _prov, help=help)
+                clash = loaded.registry.add(_kind, name, factory, _prov, help=help)
+                if clash:
+                    warn(clash)
 
-            impl.function(register=register)
+            try:
+                impl.function(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:  # what it registered before failing stays
+                warn(f"plugin {prov.describe()} failed in register_{plural}: "
+                     f"{type(exc).__name__}: {exc}")
 
 
 _loaded: LoadedPlugins | None = None
@@ -123,4 +159,5 @@ def get_registry() -> Registry:
     return get_plugins().registry
 
 
-__all__ = ["LoadedPlugins", "PluginLoadWarning", "get_plugins", "get_registry", "load_plugins"]
+__all__ = ["LoadedPlugins", "PluginError", "PluginLoadWarning", "get_plugins", "get_registry",
+           "load_plugins"]

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError, did_you_mean
-from .values import coerce_like
+from .values import coerce_like, parse_assignments
 
 KINDS = {
     "loss": "losses",
     "regularizer": "regularizers",
+    "optimizer": "optimizers",
+    "prior": "priors",
     "architecture": "architectures",
     "dataset": "datasets",
     "variant": "variants",
@@ -33,6 +35,11 @@ class Provenance:
             return f"{self.plugin} ({self.distribution} {self.version})"
         return self.plugin
 
+    @property
+    def qualifier(self) -> str:
+        """What goes before ``:`` in a qualified name: the distribution, else the plugin."""
+        return self.distribution or self.plugin
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -41,6 +48,10 @@ class Entry:
     factory: Callable[..., Any]
     help: str
     provenance: Provenance
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.provenance.qualifier}:{self.name}"
 
     def options(self) -> dict[str, Any]:
         """The factory's keyword options and their defaults (``inspect.Parameter.empty`` if none)."""
@@ -55,6 +66,7 @@ class Entry:
         return {
             "kind": self.kind,
             "name": self.name,
+            "qualified_name": self.qualified_name,
             "help": self.help,
             "plugin": self.provenance.plugin,
             "distribution": self.provenance.distribution,
@@ -67,9 +79,17 @@ class Entry:
 
 @dataclass
 class Registry:
-    """All registered components, by kind and name."""
+    """All registered components, by kind and name.
+
+    The first registration of a name keeps the plain name; every entry is also reachable
+    by its qualified name ``QUALIFIER:NAME`` (distribution, else plugin), so a clash
+    between two plugins costs a warning (``add`` returns it), never a component.
+    """
 
     entries: dict[str, dict[str, Entry]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    qualified: dict[str, dict[str, Entry]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
 
@@ -80,32 +100,41 @@ class Registry:
         factory: Callable[..., Any],
         provenance: Provenance,
         help: str | None = None,
-    ) -> None:
-        if not isinstance(name, str) or not name or ":" in name or "," in name:
+    ) -> str | None:
+        """Record a component; returns a warning when the plain name was already taken.
+
+        A bad name or a non-callable factory is a ValueError naming the plugin.
+        """
+        if not isinstance(name, str) or not name or any(c in name for c in ":,= "):
             raise ValueError(f"{provenance.plugin} registered a {kind} with a bad name {name!r}")
         if not callable(factory):
             raise ValueError(f"{provenance.plugin} registered {kind} '{name}' with a non-callable")
-        existing = self.entries[kind].get(name)
-        if existing is not None:
-            raise UsageError(
-                f"{kind} '{name}' is registered twice: by {existing.provenance.describe()} "
-                f"and by {provenance.describe()}; uninstall one of them"
-            )
         if help is None:
             doc = inspect.getdoc(factory) or ""
             help = doc.splitlines()[0] if doc else ""
-        self.entries[kind][name] = Entry(kind, name, factory, help, provenance)
+        entry = Entry(kind, name, factory, str(help), provenance)
+        if entry.qualified_name in self.qualified[kind]:
+            raise ValueError(f"{provenance.describe()} registered {kind} '{name}' twice")
+        self.qualified[kind][entry.qualified_name] = entry
+        existing = self.entries[kind].get(name)
+        if existing is None:
+            self.entries[kind][name] = entry
+            return None
+        return (f"{kind} '{name}' is registered by {existing.provenance.describe()} and by "
+                f"{provenance.describe()}; '{name}' means the first, "
+                f"'{entry.qualified_name}' the second")
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
     def get(self, kind: str, name: str) -> Entry:
-        try:
-            return self.entries[kind][name]
-        except KeyError:
-            hint = did_you_mean(name, self.entries[kind])
+        """The entry by plain or qualified name."""
+        found = self.entries[kind].get(name) or self.qualified[kind].get(name)
+        if found is None:
+            hint = did_you_mean(name, self.entries[kind]) or did_you_mean(name, self.qualified[kind])
             hint = f";{hint}" if hint else ""
-            raise UsageError(f"unknown {kind} '{name}'{hint} (ganagerie list {KINDS[kind]})") from None
+            raise UsageError(f"unknown {kind} '{name}'{hint} (ganagerie list {KINDS[kind]})")
+        return found
 
     def create(self, kind: str, name: str, options: Mapping[str, Any] | None = None) -> Any:
         """Build a component, checking and converting the options against its factory."""
@@ -134,3 +163,34 @@ class Registry:
             except ValueError as exc:
                 raise UsageError(f"{entry.kind} '{entry.name}' option {key}: {exc}") from None
         return out
+
+
+@dataclass
+class ComponentSpec:
+    """A component by registered name (plain or qualified), with its options.
+
+    Written as ``NAME``, ``NAME:key=value,...``, ``QUALIFIER:NAME[:key=value,...]`` or
+    ``{"name": ..., "options": {...}}``.
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any] | ComponentSpec, what: str) -> ComponentSpec:
+        if isinstance(spec, ComponentSpec):
+            return cls(spec.name, dict(spec.options))
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"name", "options"}
+            options = spec.get("options") or {}
+            if ("name" not in spec or unknown or not isinstance(spec["name"], str)
+                    or not isinstance(options, Mapping)):
+                raise UsageError(f"bad {what} {dict(spec)!r}; write {{'name': ..., 'options': {{}}}}")
+            return cls(spec["name"], dict(options))
+        if not isinstance(spec, str) or not spec.strip():
+            raise UsageError(f"bad {what} {spec!r}; write NAME or NAME:key=value,...")
+        name, opts = spec, ""
+        head, sep, tail = spec.rpartition(":")
+        if sep and ("=" in tail or not tail.strip()):
+            name, opts = head, tail
+        return cls(name.strip(), parse_assignments(opts, f"{what} '{spec}'"))

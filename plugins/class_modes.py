@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from ganagerie import hookimpl
-from ganagerie.backbones import BackboneMetric
 from ganagerie.components import Dataset
+from ganagerie.evaluation.backbones import BackboneMetric
 
 
 class ClassModes(BackboneMetric):

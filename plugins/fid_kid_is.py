@@ -2,7 +2,7 @@
 al. 2016), computed by torchmetrics on a backbone's features and logits.
 
 The backbone is the standard Inception network or the dataset's own classifier
-(``ganagerie.backbones``); FID and KID use its penultimate features, IS its class logits.
+(``ganagerie.evaluation.backbones``); FID and KID use its penultimate features, IS its class logits.
 The real reference is the whole train split. Passing torchmetrics a feature module keeps
 torch-fidelity and scipy out of the way: they are needed only for the Inception backbone.
 """
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ganagerie import hookimpl
-from ganagerie.backbones import Backbone, BackboneMetric
+from ganagerie.evaluation.backbones import Backbone, BackboneMetric
 
 
 class BackboneOutput(nn.Module):

@@ -18,7 +18,7 @@ class HingeLoss(Loss):
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
 
-    def g_loss(self, fake_out: Tensor) -> Tensor:
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
 
 

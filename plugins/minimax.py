@@ -21,14 +21,14 @@ class MinimaxLoss(Loss):
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
 
-    def g_loss(self, fake_out: Tensor) -> Tensor:
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -F.softplus(fake_out).mean()
 
 
 class NonSaturatingLoss(MinimaxLoss):
     """Non-saturating GAN loss: G maximises log D(G(z)) (Goodfellow et al. 2014)."""
 
-    def g_loss(self, fake_out: Tensor) -> Tensor:
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return F.softplus(-fake_out).mean()
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ganagerie import hookimpl
-from ganagerie.backbones import BackboneMetric
+from ganagerie.evaluation.backbones import BackboneMetric
 
 BLOCK = 2048
 

@@ -20,7 +20,7 @@ class WassersteinLoss(Loss):
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return fake_out.mean() - real_out.mean()
 
-    def g_loss(self, fake_out: Tensor) -> Tensor:
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
 
 

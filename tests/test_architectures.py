@@ -45,9 +45,9 @@ def test_dcgan_rejects_vectors(registry):
 
     with pytest.raises(UsageError, match="use --arch mlp"):
         cfg = resolve_config(registry, dataset="ring8", arch="dcgan")
-        from ganagerie.trainer import build_models
+        from ganagerie.train.build import build_run
 
-        build_models(cfg, registry)
+        build_run(cfg, registry)
 
 
 def test_maxout_takes_max_over_pieces():

@@ -5,14 +5,14 @@ import sys
 import pytest
 import torch
 
-from ganagerie import backbones
-from ganagerie.backbones import (
+from ganagerie.errors import UsageError
+from ganagerie.evaluation import backbones
+from ganagerie.evaluation.backbones import (
     Backbone,
     StackedBackbone,
     get_backbone,
     train_classifier,
 )
-from ganagerie.errors import UsageError
 
 
 @pytest.fixture(scope="module")

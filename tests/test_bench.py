@@ -12,13 +12,13 @@ import pytest
 import torch.nn.functional as F
 
 from ganagerie import hookimpl
-from ganagerie.bench import run_suite
+from ganagerie.bench.harness import run_suite
+from ganagerie.bench.suite import load_suite, parse_suite
+from ganagerie.bench.verify import verify
 from ganagerie.components import Loss
 from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
 from ganagerie.plugin_loader import load_plugins
-from ganagerie.suite import load_suite, parse_suite
-from ganagerie.verify import verify
 
 TINY = """
 seeds = 2

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganagerie import __version__
 from ganagerie.files import read_jsonl
-from ganagerie.rundir import read_checkpoint
+from ganagerie.train.rundir import read_checkpoint
 
 SMALL_2D = ["--set", "arch.g_width=32", "--set", "arch.d_width=32", "--set", "dataset.n=2000"]
 

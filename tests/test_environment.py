@@ -3,7 +3,7 @@
 import subprocess
 
 from ganagerie import __version__
-from ganagerie.environment import cpu_name, describe_environment, git_commit
+from ganagerie.bench.environment import cpu_name, describe_environment, git_commit
 
 
 def test_describe_environment():

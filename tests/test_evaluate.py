@@ -11,9 +11,11 @@ from torch import nn
 from ganagerie.components import Generator
 from ganagerie.config import resolve_config
 from ganagerie.errors import UsageError
-from ganagerie.evaluate import default_metrics, evaluate_generator, evaluate_run
+from ganagerie.evaluation.score import evaluate_generator
+from ganagerie.evaluation.select import default_metrics
 from ganagerie.files import read_jsonl
-from ganagerie.trainer import train
+from ganagerie.runs import evaluate_run
+from ganagerie.train.trainer import train
 
 TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
         "log_every=10", "batch_size=32", "dataset.n=2000"]

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from ganagerie.bench.executor import ProcessExecutor, SerialExecutor, make_executor, threads_per_job
+from ganagerie.bench.progress import SuiteProgress
 from ganagerie.errors import UsageError
-from ganagerie.executor import ProcessExecutor, SerialExecutor, make_executor, threads_per_job
-from ganagerie.suite_progress import SuiteProgress
 
 
 def square_and_threads(x: int) -> tuple[int, int]:

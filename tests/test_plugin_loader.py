@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 from ganagerie import hookimpl
-from ganagerie.components import Loss
-from ganagerie.errors import UsageError
-from ganagerie.plugin_loader import PluginLoadWarning, load_plugins
+from ganagerie.components import Loss, Technique
+from ganagerie.plugin_loader import PluginError, PluginLoadWarning, load_plugins
+from ganagerie.plugins.wasserstein import WassersteinLoss
 
 TECHNIQUES = {
     ("loss", "non-saturating"): "ganagerie.plugins.minimax",
@@ -56,16 +56,61 @@ def test_extra_plugin_registers_beside_built_ins():
     assert "ganagerie_doubling" in names and "ganagerie.plugins.hinge" in names
 
 
-def test_duplicate_from_a_plugin_is_an_error():
+def _clash():
     mod = types.ModuleType("ganagerie_clash")
 
     @hookimpl
     def register_losses(register):
-        register("hinge", Loss)
+        register("hinge", WassersteinLoss, help="Not the hinge loss.")
 
     mod.register_losses = register_losses
-    with pytest.raises(UsageError, match="ganagerie.plugins.hinge.*ganagerie_clash"):
-        load_plugins(extra=[mod])
+    return mod
+
+
+def test_duplicate_from_a_plugin_warns_once_and_both_stay_reachable():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_plugins(extra=[_clash()])
+    msgs = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert len(msgs) == 1
+    assert "ganagerie.plugins.hinge (ganagerie" in msgs[0] and "ganagerie_clash" in msgs[0]
+    assert loaded.registry.get("loss", "hinge").provenance.plugin == "ganagerie.plugins.hinge"
+    assert isinstance(loaded.registry.create("loss", "ganagerie_clash:hinge"), WassersteinLoss)
+    assert loaded.registry.get("loss", "ganagerie:hinge").provenance.plugin == "ganagerie.plugins.hinge"
+    with pytest.raises(PluginError, match="hinge.*GANAGERIE_STRICT_PLUGINS"):
+        load_plugins(extra=[_clash()], strict=True)
+
+
+def test_strict_mode_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GANAGERIE_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError):
+        load_plugins(extra=[_clash()])
+
+
+def test_unknown_hook_and_failing_hook_warn_and_the_rest_loads():
+    mod = types.ModuleType("ganagerie_typo")
+
+    @hookimpl
+    def register_lossess(register):
+        register("never", Loss)
+
+    @hookimpl
+    def register_regularizers(register):
+        register("early", Technique)
+        raise RuntimeError("boom")
+
+    mod.register_lossess = register_lossess
+    mod.register_regularizers = register_regularizers
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_plugins(extra=[mod])
+    msgs = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert any("unknown hook 'register_lossess'; did you mean 'register_losses'" in m for m in msgs)
+    assert any("failed in register_regularizers: RuntimeError: boom" in m for m in msgs)
+    assert "early" in loaded.registry.names("regularizer")
+    assert "never" not in loaded.registry.names("loss")
+    with pytest.raises(PluginError, match="register_lossess"):
+        load_plugins(extra=[mod], strict=True)
 
 
 def test_broken_plugin_warns_and_the_rest_loads(monkeypatch):
@@ -82,5 +127,5 @@ def test_broken_plugin_warns_and_the_rest_loads(monkeypatch):
     msgs = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
     assert len(msgs) == 1 and "ganagerie_missing_module" in msgs[0]
     assert "hinge" in loaded.registry.names("loss")
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(PluginError, match="ganagerie_missing_module"):
         load_plugins(strict=True)

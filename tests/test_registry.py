@@ -3,7 +3,7 @@
 import pytest
 
 from ganagerie.errors import UsageError
-from ganagerie.registry import Provenance, Registry
+from ganagerie.registry import ComponentSpec, Provenance, Registry
 
 
 def factory(weight: float = 1.0, steps: int = 3, on: bool = False, mode: str = "a"):
@@ -11,13 +11,25 @@ def factory(weight: float = 1.0, steps: int = 3, on: bool = False, mode: str = "
     return {"weight": weight, "steps": steps, "on": on, "mode": mode}
 
 
-def test_duplicate_name_names_both_plugins():
+def test_duplicate_name_warns_naming_both_and_keeps_both_reachable():
     reg = Registry()
-    reg.add("loss", "hinge", factory, Provenance("pkg_a.plugin", "pkg-a", "1.0"))
-    with pytest.raises(UsageError) as exc:
-        reg.add("loss", "hinge", factory, Provenance("pkg_b.plugin", "pkg-b", "2.0"))
-    msg = str(exc.value)
+    first = Provenance("pkg_a.plugin", "pkg-a", "1.0")
+    assert reg.add("loss", "hinge", factory, first) is None
+    msg = reg.add("loss", "hinge", lambda: "b", Provenance("pkg_b.plugin", "pkg-b", "2.0"))
     assert "pkg_a.plugin (pkg-a 1.0)" in msg and "pkg_b.plugin (pkg-b 2.0)" in msg
+    assert "'pkg-b:hinge'" in msg
+    assert reg.get("loss", "hinge").provenance == first  # the plain name keeps the first
+    assert reg.get("loss", "pkg-a:hinge").provenance == first
+    assert reg.create("loss", "pkg-b:hinge") == "b"
+    assert reg.names("loss") == ["hinge"]
+
+
+def test_qualified_specs_parse_with_and_without_options():
+    assert ComponentSpec.parse("pkg-b:hinge", "loss") == ComponentSpec("pkg-b:hinge")
+    assert ComponentSpec.parse("pkg-b:gp:weight=5", "r") == ComponentSpec("pkg-b:gp", {"weight": 5})
+    assert ComponentSpec.parse("gp:weight=5,target=0", "r") == ComponentSpec(
+        "gp", {"weight": 5, "target": 0})
+    assert ComponentSpec.parse("gp:", "r") == ComponentSpec("gp")
 
 
 def test_unknown_name_suggests_close_matches_and_the_list_command(registry):

@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from ganagerie import __version__
-from ganagerie.bench import run_suite
+from ganagerie.bench.harness import run_suite
+from ganagerie.bench.report import fmt_ci
+from ganagerie.bench.results import content_hash
+from ganagerie.bench.stats import mean_ci
+from ganagerie.bench.suite import parse_suite
 from ganagerie.plugin_loader import get_plugins
-from ganagerie.report import fmt_ci
-from ganagerie.results import content_hash
-from ganagerie.stats import mean_ci
-from ganagerie.suite import parse_suite
 
 SUITE = """
 name = "report-test"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sp
 
-from ganagerie.stats import holm, mean_ci, paired_p_value, rank
+from ganagerie.bench.stats import holm, mean_ci, paired_p_value, rank
 
 
 def test_mean_ci_is_the_student_t_interval():

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ganagerie.bench.suite import builtin_suites, expand, list_suites, load_suite, parse_suite
 from ganagerie.errors import UsageError
-from ganagerie.suite import builtin_suites, expand, list_suites, load_suite, parse_suite
 
 BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "digits", "mnist", "cifar10"}
 PACGAN_ARCH = {"latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,

@@ -6,8 +6,8 @@ import torch
 
 from ganagerie.config import resolve_config
 from ganagerie.files import read_jsonl
-from ganagerie.rundir import RunDir, read_checkpoint
-from ganagerie.trainer import Trainer, train
+from ganagerie.train.rundir import RunDir, read_checkpoint
+from ganagerie.train.trainer import Trainer, train
 
 TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
         "log_every=10", "batch_size=32", "dataset.n=2000"]
@@ -34,16 +34,21 @@ def test_same_seed_gives_identical_losses_and_different_seed_does_not(registry, 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(registry, tmp_path):
     # EMA and BN in G make sure every piece of state is checkpointed
-    extra = ["ema_decay=0.9", "arch.g_batchnorm=true", "checkpoint_every=20"]
-    train(tiny(registry, 60, extra=extra), registry, tmp_path / "full", progress=False)
-    train(tiny(registry, 30, extra=extra), registry, tmp_path / "part", progress=False)
+    extra = ["arch.g_batchnorm=true", "checkpoint_every=20"]
+    ema = ["ema:decay=0.9"]
+    train(tiny(registry, 60, extra=extra, regularizers=ema), registry, tmp_path / "full",
+          progress=False)
+    train(tiny(registry, 30, extra=extra, regularizers=ema), registry, tmp_path / "part",
+          progress=False)
     cfg = json.loads((tmp_path / "part" / "config.json").read_text())
     assert cfg["steps"] == 30
-    resumed = tiny(registry, 60, extra=extra)
+    resumed = tiny(registry, 60, extra=extra, regularizers=ema)
     train(resumed, registry, tmp_path / "part", resume=True, progress=False)
     full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
     part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
     assert full["step"] == part["step"] == 60
+    full["ema"] = full["techniques"]["ema"]["average"]
+    part["ema"] = part["techniques"]["ema"]["average"]
     for key in ("generator", "discriminator", "ema"):
         for name, tensor in full[key].items():
             assert torch.equal(tensor, part[key][name]), (key, name)

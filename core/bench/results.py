@@ -15,11 +15,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..files import read_jsonl
+from ..registry import Registry
+from ..train.rundir import RunDir
 from . import stats
-from .bench import eval_path, evaluation_planned, read_plan, run_dir
-from .files import read_jsonl
-from .registry import Registry
-from .rundir import RunDir
+from .layout import eval_path, evaluation_planned, read_plan, run_dir
 from .suite import RunSpec, parse_suite
 
 RESULTS_FORMAT = 1

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")

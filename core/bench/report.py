@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..files import write_json, write_with
+from ..registry import Registry
 from . import plots
-from .bench import run_dir
-from .files import write_json, write_with
-from .registry import Registry
+from .layout import run_dir
 from .results import collect, eval_rows, loss_rows
 
 # -- the document model ------------------------------------------------------------------

@@ -9,13 +9,12 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from .. import __version__
+from ..plugin_loader import get_plugins
 
 
 def describe_environment() -> dict[str, Any]:
     """Versions of ganagerie, torch and every plugin, the devices, and the git commit."""
-    from .plugin_loader import get_plugins
-
     return {
         "ganagerie": __version__,
         "python": platform.python_version(),

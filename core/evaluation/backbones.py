@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .components import Dataset, DataSplit, Metric
-from .errors import UsageError
-from .files import write_with
+from ..components import Dataset, DataSplit, Metric
+from ..errors import UsageError
+from ..files import write_with
 
 BACKBONES = ("auto", "classifier", "inception")
 

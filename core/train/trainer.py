@@ -1,9 +1,7 @@
-"""The training loop: D steps, a G step, log, checkpoint. Techniques live in the components."""
+"""The training loop: D updates, a G update, log, checkpoint. Techniques live in the components."""
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,57 +10,18 @@ from typing import Any
 
 import torch
 
-from .components import (
-    Dataset,
-    Discriminator,
-    DStep,
-    Generator,
-    GStep,
-    Loss,
-    Regularizer,
-)
-from .config import RunConfig
+from ..components import DStep, GStep, StepRunner, Technique, generator_loss, implements
+from ..config import RunConfig
+from ..errors import UsageError
+from ..evaluation.score import evaluate_generator
+from ..files import append_jsonl, read_jsonl, write_json, write_jsonl, write_with
+from ..registry import Registry
+from ..seeding import derive_seed
+from .build import build_optimizer, build_run
 from .data import TensorSource
-from .errors import UsageError
-from .files import append_jsonl, read_jsonl, write_json, write_jsonl, write_with
 from .progress import Progress
-from .registry import Registry
 from .rundir import CHECKPOINT_FORMAT, RunDir, read_checkpoint
 from .samples import save_samples
-
-
-def derive_seed(seed: int, stream: str) -> int:
-    """An independent seed for one random stream (data order, evaluation noise) of a run."""
-    digest = hashlib.sha256(f"{seed}:{stream}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
-def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
-    return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
-
-
-def build_models(
-    cfg: RunConfig, registry: Registry, dataset: Dataset | None = None
-) -> tuple[Dataset, Generator, Discriminator]:
-    """Dataset and freshly initialised networks, with build-time regularizers applied."""
-    dataset = dataset or build_dataset(cfg, registry)
-    torch.manual_seed(cfg.seed)
-    arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
-    try:
-        generator, discriminator = arch.build(tuple(dataset.shape))
-    except ValueError as exc:
-        raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
-    for reg in build_regularizers(cfg, registry):
-        reg.setup(generator, discriminator)
-    return dataset, generator, discriminator
-
-
-def build_regularizers(cfg: RunConfig, registry: Registry) -> list[Regularizer]:
-    return [registry.create("regularizer", r.name, r.options) for r in cfg.regularizers]
-
-
-def _overrides(reg: Regularizer, method: str) -> bool:
-    return getattr(type(reg), method, None) is not getattr(Regularizer, method)
 
 
 @dataclass
@@ -73,7 +32,7 @@ class TrainResult:
     last: dict[str, float] = field(default_factory=dict)
 
 
-class Trainer:
+class Trainer(StepRunner):
     """Holds one run's components and state; ``fit`` trains to ``config.steps``."""
 
     def __init__(self, cfg: RunConfig, registry: Registry, run_dir: str | Path):
@@ -83,78 +42,120 @@ class Trainer:
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UsageError("device cuda was asked for but no GPU is available; use --device cpu")
-        self.dataset, G, D = build_models(cfg, registry)
-        self.G, self.D = G.to(self.device), D.to(self.device)
-        self.loss: Loss = registry.create("loss", cfg.loss.name, cfg.loss.options)
-        regs = build_regularizers(cfg, registry)
-        names = [r.name for r in cfg.regularizers]
-        self.d_regs = [(n, r) for n, r in zip(names, regs) if _overrides(r, "d_penalty")]
-        self.g_regs = [(n, r) for n, r in zip(names, regs) if _overrides(r, "g_penalty")]
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
-        self.ema = copy.deepcopy(self.G).eval() if cfg.ema_decay > 0 else None
-        if self.ema is not None:
-            self.ema.requires_grad_(False)
-        self.source = TensorSource(
-            self.dataset.load("train").x, cfg.batch_size, derive_seed(cfg.seed, "data"), self.device
-        )
-        eval_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "eval-noise"))
-        self.eval_noise = self.G.sample_noise(cfg.n_samples, generator=eval_gen)
-        self.log_names = (
-            ["d_loss", "g_loss"]
-            + [f"d/{n}" for n, _ in self.d_regs]
-            + [f"g/{n}" for n, _ in self.g_regs]
-        )
+        self.run = build_run(cfg, registry, self.device)
+        self.dataset, self.G, self.D = self.run.dataset, self.run.generator, self.run.discriminator
+        self.generator, self.discriminator = self.G, self.D  # the StepRunner names
+        self.loss = registry.create("loss", cfg.loss.name, cfg.loss.options)
+        self.g_loss = generator_loss(self.loss)
+        self.g_needs_real = bool(getattr(self.loss, "g_needs_real", False))
+        techs = self.run.techniques
+        self.transforms = [t for _, t in techs if implements(t, "transform")]
+        self.d_pens = [(n, t) for n, t in techs if implements(t, "d_penalty")]
+        self.g_pens = [(n, t) for n, t in techs if implements(t, "g_penalty")]
+        self.after_d = [t for _, t in techs if implements(t, "after_d_step")]
+        self.after_g = [t for _, t in techs if implements(t, "after_g_step")]
+        self.loggers = [(n, t) for n, t in techs if implements(t, "log_values")]
+        steppers = [(n, t) for n, t in techs if implements(t, "train_step")]
+        if len(steppers) > 1:
+            raise UsageError(f"techniques {' and '.join(n for n, _ in steppers)} both replace the "
+                             "training step; use one of them")
+        self.step_owner: Technique | None = steppers[0][1] if steppers else None
+        self.opt_g = build_optimizer(registry, cfg.optimizer_g, self.G.parameters(), cfg.lr_g,
+                                     cfg.betas_g)
+        self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d,
+                                     cfg.betas_d)
+        try:
+            self.source = TensorSource(self.dataset.load("train").x, cfg.batch_size,
+                                       derive_seed(cfg.seed, "data"), self.device)
+        except ValueError as exc:
+            raise UsageError(f"{exc}; pass a smaller --batch-size") from None
+        self.last_real = self.source.data[: cfg.batch_size]
+        preview = torch.Generator().manual_seed(derive_seed(cfg.seed, "eval-noise"))
+        self.preview_noise = self.G.sample_noise(cfg.n_preview, generator=preview)
+        self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens),
+                           "g_loss", *(f"g/{n}" for n, _ in self.g_pens)])
         self.step = 0
 
     # -- the step: reads top to bottom; no host sync, no plugin-manager call -----------
 
     def train_step(self) -> torch.Tensor:
-        """One D phase (n_critic updates) and one G update; returns detached loss values."""
-        cfg, G, D = self.cfg, self.G, self.D
+        """n_critic D updates and one G update (or a technique's own order of them);
+        returns the logged values, detached."""
+        if self.step_owner is not None:
+            return self.step_owner.train_step(self)
+        for _ in range(self.cfg.n_critic):
+            d = self.d_update()
+        g = self.g_update()
+        return self.log_row(d, g)
+
+    def d_update(self, real=None, z=None, fake=None) -> DStep:
+        G, D = self.G, self.D
         D.requires_grad_(True)
-        for _ in range(cfg.n_critic):
-            real = self.source.next()
+        real = self.next_real() if real is None else real
+        if fake is None:
+            z = self.noise() if z is None else z
             with torch.no_grad():
-                fake = G(G.sample_noise(cfg.batch_size))
-            real_out, fake_out = D(real), D(fake)
-            d_loss = self.loss.d_loss(real_out, fake_out)
-            d_total, d_pens = d_loss, []
-            if self.d_regs:
-                ctx = DStep(G, D, real, fake, real_out, fake_out)
-                for _, reg in self.d_regs:
-                    pen = _as_penalty(reg.d_penalty(ctx), d_loss)
-                    d_pens.append(pen.detach())
-                    d_total = d_total + pen
-            self.opt_d.zero_grad(set_to_none=True)
-            d_total.backward()
-            self.opt_d.step()
+                fake = G(z)
+        real_in, fake_in = self.seen_by_d(real), self.seen_by_d(fake)
+        real_out, fake_out = D(real_in), D(fake_in)
+        ctx = DStep(G, D, real, fake, real_out, fake_out, z, self.step, real_in, fake_in)
+        d_loss = self.loss.d_loss(real_out, fake_out)
+        pens = [_as_penalty(t.d_penalty(ctx), d_loss) for _, t in self.d_pens]
+        self.opt_d.zero_grad(set_to_none=True)
+        _total(d_loss, pens).backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            for t in self.after_d:
+                t.after_d_step(ctx)
+        ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens)])
+        return ctx
 
+    def g_update(self, real=None, z=None) -> GStep:
+        G, D = self.G, self.D
         D.requires_grad_(False)  # the G step needs gradients through D, not for D
-        fake = G(G.sample_noise(cfg.batch_size))
-        feats = D.features(fake)
+        real = self.last_real if real is None else real
+        z = self.noise() if z is None else z
+        fake = G(z)
+        fake_in = self.seen_by_d(fake)
+        feats = D.features(fake_in)
         fake_out = D.classify(feats)
-        g_loss = self.loss.g_loss(fake_out)
-        g_total, g_pens = g_loss * cfg.loss_g_weight, []
-        if self.g_regs:
-            ctx = GStep(G, D, real, fake, feats, fake_out)
-            for _, reg in self.g_regs:
-                pen = _as_penalty(reg.g_penalty(ctx), g_loss)
-                g_pens.append(pen.detach())
-                g_total = g_total + pen
+        real_out = None
+        if self.g_needs_real:
+            with torch.no_grad():
+                real_out = D(self.seen_by_d(real))
+        ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out, fake_in)
+        g_loss = self.g_loss(fake_out, real_out)
+        pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
         self.opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
+        _total(g_loss * self.cfg.loss_g_weight, pens).backward()
         self.opt_g.step()
-        if self.ema is not None:
-            self._update_ema()
-        return torch.stack([d_loss.detach(), g_loss.detach(), *d_pens, *g_pens])
+        D.requires_grad_(True)
+        with torch.no_grad():
+            for t in self.after_g:
+                t.after_g_step(ctx)
+        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens)])
+        return ctx
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        ema_p, g_p = list(self.ema.parameters()), list(self.G.parameters())
-        torch._foreach_lerp_(ema_p, g_p, 1.0 - self.cfg.ema_decay)
-        for eb, gb in zip(self.ema.buffers(), self.G.buffers()):
-            eb.copy_(gb)
+    def seen_by_d(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` through the run's input transforms, in the order the techniques were given."""
+        for t in self.transforms:
+            x = t.transform(x, self.step)
+        return x
+
+    def next_real(self) -> torch.Tensor:
+        self.last_real = self.source.next()
+        return self.last_real
+
+    def noise(self) -> torch.Tensor:
+        return self.G.sample_noise(self.cfg.batch_size)
+
+    def log_row(self, d: DStep, g: GStep) -> torch.Tensor:
+        return torch.cat([d.log, g.log])
+
+    def technique_logs(self) -> dict[str, float]:
+        """What techniques log (``NAME/key``), read at the end of a log window."""
+        return {f"{name}/{key}": float(value) for name, tech in self.loggers
+                for key, value in tech.log_values().items()}
 
     # -- around the step ------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class Trainer:
                     values = (sums / n_in_window).tolist()  # the only host sync: every log_every
                     elapsed = time.perf_counter() - t0
                     last = dict(zip(self.log_names, values))
+                    last.update(self.technique_logs())
                     rate = n_in_window / elapsed if elapsed > 0 else float("nan")
                     append_jsonl(rd.metrics, {"step": self.step, **last,
                                               "steps_per_s": rate, "time_s": elapsed})
@@ -198,16 +200,14 @@ class Trainer:
         return TrainResult(status, self.step, rd.root, last)
 
     def evaluate(self) -> dict[str, Any]:
-        """Score the generator (its EMA if kept) with the run's metrics; append the row to metrics.jsonl.
+        """Score the sampling generator with the run's metrics; append the row to metrics.jsonl.
 
         The row is ``{"step": s, "eval": {metric: {value: float}}, "eval_time_s": t}``; the
         noise and the metrics are seeded from the run's seed, the training RNG is untouched.
         """
-        from .evaluate import evaluate_generator
-
         cfg = self.cfg
         result = evaluate_generator(
-            self.ema if self.ema is not None else self.G, self.dataset, self.registry,
+            self.run.sampling_generator(), self.dataset, self.registry,
             metrics=cfg.eval_metrics or None, n_samples=cfg.eval_samples or None, seed=cfg.seed,
             device=self.device,
         )
@@ -216,8 +216,8 @@ class Trainer:
         return row
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Generated samples for noise ``z`` from the EMA generator if kept, in eval mode."""
-        net = self.ema if self.ema is not None else self.G
+        """Generated samples for noise ``z`` from the sampling generator, in eval mode."""
+        net = self.run.sampling_generator()
         was_training = net.training
         net.eval()
         with torch.no_grad():
@@ -226,7 +226,7 @@ class Trainer:
         return out
 
     def save_samples(self) -> None:
-        save_samples(self.sample(self.eval_noise), self.dataset,
+        save_samples(self.sample(self.preview_noise), self.dataset,
                      self.rd.samples / f"step_{self.step:07d}.png", title=f"step {self.step}")
 
     def state_dict(self) -> dict[str, Any]:
@@ -237,7 +237,7 @@ class Trainer:
             "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "techniques": self.run.technique_state(),
             "source": self.source.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -249,8 +249,7 @@ class Trainer:
         self.D.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+        self.run.load_technique_state(state.get("techniques") or {})
         self.source.load_state_dict(state["source"])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
@@ -269,6 +268,12 @@ class Trainer:
 
 def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return like.new_zeros(()) if value is None else value
+
+
+def _total(loss: torch.Tensor, penalties: list[torch.Tensor]) -> torch.Tensor:
+    for pen in penalties:
+        loss = loss + pen
+    return loss
 
 
 def train(

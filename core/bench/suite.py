@@ -49,9 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import resolve_config
-from .errors import UsageError, did_you_mean
-from .registry import Registry
+from ..config import resolve_config
+from ..errors import UsageError, did_you_mean
+from ..registry import Registry
 
 if sys.version_info >= (3, 11):
     import tomllib

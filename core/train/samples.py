@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .components import Dataset
-from .errors import UsageError
-from .files import write_with
+from ..components import Dataset
+from ..errors import UsageError
+from ..files import write_with
 
 
 def save_samples(samples: Tensor, dataset: Dataset, path: str | Path, title: str = "") -> None:

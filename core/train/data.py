@@ -23,7 +23,6 @@ class TensorSource:
         self.generator = torch.Generator().manual_seed(seed)
         self.perm = self._permutation()
         self.pos = 0
-        self.epoch = 0
 
     def _permutation(self) -> Tensor:
         return torch.randperm(self.data.shape[0], generator=self.generator).to(self.data.device)
@@ -32,7 +31,6 @@ class TensorSource:
         if self.pos + self.batch_size > self.perm.shape[0]:
             self.perm = self._permutation()
             self.pos = 0
-            self.epoch += 1
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return self.data.index_select(0, idx)
@@ -42,11 +40,9 @@ class TensorSource:
             "generator": self.generator.get_state(),
             "perm": self.perm.cpu(),
             "pos": self.pos,
-            "epoch": self.epoch,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
         self.perm = state["perm"].to(self.data.device)
         self.pos = int(state["pos"])
-        self.epoch = int(state["epoch"])

@@ -11,11 +11,12 @@ from typing import Any
 
 import torch
 
-from .bench import PLAN_FILE, PLAN_FORMAT, default_jobs, execute
-from .errors import UsageError
+from ..errors import UsageError
+from ..files import write_json
+from ..registry import Registry
 from .executor import make_executor
-from .files import write_json
-from .registry import Registry
+from .harness import default_jobs, execute
+from .layout import PLAN_FILE, PLAN_FORMAT
 from .results import run_record
 from .suite import RunSpec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .progress import Bar
+from ..train.progress import Bar
 
 
 class SuiteProgress(Bar):

@@ -14,23 +14,24 @@ import json
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .config import RunConfig
+from ..config import RunConfig
+from ..errors import UsageError
+from ..files import write_json
+from ..plugin_loader import get_registry
+from ..registry import Registry
+from ..runs import evaluate_run
+from ..train.rundir import RunDir
+from ..train.trainer import train
 from .environment import describe_environment
-from .errors import UsageError
 from .executor import Executor, SerialExecutor, cpu_count, make_executor, threads_per_job
-from .files import write_json
-from .registry import Registry
-from .rundir import RunDir
+from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
+from .progress import SuiteProgress
+from .report import write_report
 from .suite import RunSpec, Suite, expand
-from .suite_progress import SuiteProgress
-from .trainer import train
 
-PLAN_FILE = "bench.json"
-PLAN_FORMAT = 1
 FINISHED = ("completed", "diverged")
 
 
@@ -45,9 +46,6 @@ class RunOutcome:
     reused: bool = False
     error: str | None = None
 
-
-def run_dir(out: str | Path, key: str) -> RunDir:
-    return RunDir(Path(out) / "runs" / key)
 
 
 def plan_suite(
@@ -81,9 +79,6 @@ def run_suite(
 
     ``threads``: torch CPU threads per run, by default the cores shared among ``jobs``.
     """
-    from .plugin_loader import get_registry
-    from .report import write_report
-
     registry = registry or get_registry()
     out = Path(out)
     specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
@@ -123,22 +118,6 @@ def default_jobs(specs: Sequence[RunSpec]) -> int:
     return max(1, min(cpu_count(), len(specs))) if on_cpu else 1
 
 
-def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | None:
-    """The plan recorded in ``OUT/bench.json``."""
-    path = Path(out) / PLAN_FILE
-    try:
-        plan = json.loads(path.read_text())
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise UsageError(f"{out} holds no benchmark ({PLAN_FILE} is missing); "
-                         "give the --out of a `ganagerie bench run`") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is damaged ({exc}); rerun the suite into a new --out") from None
-    if plan.get("format") != PLAN_FORMAT:
-        raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}")
-    return plan
-
 
 def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
     """Refuse to resume into run directories made from a different config."""
@@ -167,16 +146,6 @@ def needs_work(rd: RunDir, spec: RunSpec) -> bool:
         return False
     return status != "completed" or (evaluation_planned(spec) and not eval_path(rd).exists())
 
-
-def evaluation_planned(spec: RunSpec) -> bool:
-    """Runs are scored after training, unless no metric applies to their data."""
-    return bool(spec.config["eval_metrics"])
-
-
-def eval_path(rd: RunDir) -> Path:
-    from .evaluate import EVAL_FILE
-
-    return rd.root / EVAL_FILE
 
 
 def execute(
@@ -209,8 +178,6 @@ def _reused(rd: RunDir, spec: RunSpec) -> RunOutcome:
 
 def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> RunOutcome:
     """Train (or resume) one run and evaluate it; any error is recorded, never raised."""
-    from .plugin_loader import get_registry
-
     t0 = time.perf_counter()
     rd = RunDir(Path(runs_root) / spec.key)
     registry = registry or get_registry()
@@ -236,8 +203,6 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> 
 def evaluate(rd: RunDir, registry: Registry) -> None:
     """Score a trained run into its ``eval.json`` with the run's metrics, sample count and
     seed, as during training: the final number is the last point of the curve."""
-    from .evaluate import evaluate_run
-
     evaluate_run(rd.root, registry)
 
 
@@ -248,7 +213,3 @@ def outcome_summary(outcomes: Sequence[RunOutcome]) -> dict[str, int]:
     for o in outcomes:
         summary[o.status if o.status in summary else "failed"] += 1
     return summary
-
-
-def as_json(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
-    return [asdict(o) for o in outcomes]

@@ -1,0 +1,1 @@
+"""The benchmark application: suites of runs, executors, statistics over seeds, reports."""

@@ -1,0 +1,1 @@
+"""Scoring generators: which metrics apply, scoring with them, and their feature networks."""

@@ -1,0 +1,66 @@
+"""Which metrics score a dataset, built with their options and checked against it.
+
+Which metrics apply is decided by the metrics themselves (``Metric.applies_to``), never
+by dataset names here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..components import Dataset, Metric
+from ..errors import UsageError
+from ..registry import ComponentSpec, Entry, Registry
+
+
+def default_metrics(registry: Registry, dataset: Dataset) -> list[str]:
+    """The registered metrics that apply to ``dataset``, by name."""
+    return [name for name in registry.names("metric")
+            if registry.create("metric", name).applies_to(dataset)]
+
+
+def resolve_eval(
+    registry: Registry,
+    dataset: Dataset,
+    metrics: Iterable[str] | None = None,
+    n_samples: int | None = None,
+) -> tuple[list[str], int]:
+    """The metric specs (given, else those that apply) and the number of generated samples.
+
+    The sample count defaults to the largest any chosen metric's protocol calls for; with no
+    metric that applies, it is ``([], 0)``. Unknown or inapplicable metrics are a UsageError.
+    """
+    specs = list(metrics) if metrics else default_metrics(registry, dataset)
+    built = build_metrics(registry, dataset, specs, {})
+    if n_samples is not None and n_samples < 2:
+        raise UsageError(f"the number of samples to evaluate must be at least 2, got {n_samples}")
+    n = n_samples or max((metric.n_samples for _, metric, _ in built), default=0)
+    return specs, n
+
+
+def build_metrics(
+    registry: Registry, dataset: Dataset, specs: Iterable[str], shared: Mapping[str, Any]
+) -> list[tuple[str, Metric, dict[str, Any]]]:
+    """(name, metric, options) for each spec, checked against the dataset."""
+    out = []
+    for spec in specs:
+        comp = ComponentSpec.parse(spec, "metric")
+        entry = registry.get("metric", comp.name)
+        options = {k: v for k, v in shared.items() if k in entry.options() and v is not None}
+        options.update(registry.check_options(entry, comp.options))
+        metric = registry.create("metric", comp.name, options)
+        if not metric.applies_to(dataset):
+            fits = ", ".join(default_metrics(registry, dataset)) or "none"
+            needs = f": it needs {metric.needs}" if metric.needs else ""
+            raise UsageError(f"metric '{comp.name}' does not apply to this dataset{needs} "
+                             f"(metrics that apply: {fits})")
+        if any(name == comp.name for name, _, _ in out):
+            raise UsageError(f"metric '{comp.name}' is asked for twice; name each metric once")
+        out.append((comp.name, metric, {**_defaults(entry), **options}))
+    return out
+
+
+def _defaults(entry: Entry) -> dict[str, Any]:
+    return {k: v for k, v in entry.options().items() if v is not inspect.Parameter.empty}

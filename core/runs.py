@@ -1,0 +1,92 @@
+"""What can be done with a finished run directory: load its generator, sample, evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .components import Dataset, Generator
+from .config import RunConfig, load_config
+from .errors import UsageError
+from .evaluation.score import evaluate_generator
+from .files import write_json
+from .registry import Registry
+from .train.build import build_run
+from .train.rundir import RunDir, read_checkpoint
+from .train.samples import save_samples
+
+EVAL_FILE = "eval.json"
+
+
+def load_generator(
+    run_dir: str | Path, registry: Registry, device: str | None = None
+) -> tuple[RunConfig, Dataset, Generator]:
+    """The sampling generator of a trained run (a technique's, such as EMA's, else G), in eval mode."""
+    rd = RunDir(Path(run_dir))
+    if not rd.root.is_dir():
+        raise UsageError(f"run directory {rd.root} does not exist")
+    cfg = load_config(rd.config)
+    device = device or ("cpu" if not torch.cuda.is_available() else cfg.device)
+    state = read_checkpoint(rd.checkpoint, device)
+    run = build_run(cfg, registry, device)
+    run.generator.load_state_dict(state["generator"])
+    run.discriminator.load_state_dict(state["discriminator"])
+    run.load_technique_state(state.get("techniques") or {})
+    return cfg, run.dataset, run.sampling_generator().eval()
+
+
+def sample_run(
+    run_dir: str | Path, registry: Registry, n: int, output: str | Path, seed: int = 0
+) -> torch.Tensor:
+    """Draw ``n`` samples from a run's generator with ``seed`` and save them as a PNG."""
+    if Path(output).suffix.lower() != ".png":
+        raise UsageError(f"cannot write samples to '{output}': give a file name ending in .png")
+    cfg, dataset, generator = load_generator(run_dir, registry)
+    z = generator.sample_noise(n, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        samples = generator(z)
+    try:
+        save_samples(samples, dataset, output, title=f"{cfg.variant or cfg.loss.name}, n={n}")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output} ({exc.strerror}); choose another -o") from None
+    return samples
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    registry: Registry,
+    metrics: Iterable[str] | None = None,
+    n_samples: int | None = None,
+    seed: int | None = None,
+    *,
+    device: str | None = None,
+    backbone: str = "auto",
+    inception_weights: str | None = None,
+) -> dict[str, Any]:
+    """Score a run's sampling generator and write ``RUN_DIR/eval.json``.
+
+    ``metrics``, ``n_samples`` and ``seed`` default to the run's ``eval_metrics``,
+    ``eval_samples`` and ``seed`` (so the numbers match the run's last ``--eval-every`` row),
+    and those to what ``evaluate_generator`` picks. ``device`` defaults to the run's when
+    available, else the CPU. Returns what it writes: ``evaluate_generator``'s result plus
+    ``"run"`` (directory, step, dataset, variant, seed).
+    """
+    if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {device} was asked for but no GPU is available; use --device cpu")
+    cfg, dataset, generator = load_generator(run_dir, registry, device)
+    result = evaluate_generator(
+        generator, dataset, registry,
+        metrics=metrics or getattr(cfg, "eval_metrics", None) or None,
+        n_samples=n_samples or getattr(cfg, "eval_samples", 0) or None,
+        seed=cfg.seed if seed is None else seed, backbone=backbone,
+        inception_weights=inception_weights,
+    )
+    rd = RunDir(Path(run_dir))
+    run = {"dir": str(rd.root), "step": rd.read_status().get("step"), "dataset": cfg.dataset.name,
+           "dataset_options": cfg.dataset.options, "variant": cfg.variant, "seed": cfg.seed}
+    result = {"run": run, **result}
+    write_json(rd.root / EVAL_FILE, result)
+    return result

@@ -1,0 +1,79 @@
+"""Building one run's components from its config: each once, in a fixed order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..components import Dataset, Discriminator, Generator, Technique, implements
+from ..config import RunConfig
+from ..errors import UsageError
+from ..registry import ComponentSpec, Registry
+
+
+@dataclass
+class BuiltRun:
+    """The dataset, the networks on their device, and the run's technique instances."""
+
+    dataset: Dataset
+    generator: Generator
+    discriminator: Discriminator
+    #: (name, instance) in the order of ``cfg.regularizers``; the only instances of the run
+    techniques: list[tuple[str, Technique]]
+
+    def sampling_generator(self) -> Generator:
+        """The generator that samples: a technique's (the EMA's average), else the trained one."""
+        for _, tech in self.techniques:
+            if implements(tech, "sampling_generator"):
+                net = tech.sampling_generator()
+                if net is not None:
+                    return net
+        return self.generator
+
+    def technique_state(self) -> dict[str, Any]:
+        return {name: tech.state_dict() for name, tech in self.techniques
+                if implements(tech, "state_dict")}
+
+    def load_technique_state(self, state: dict[str, Any]) -> None:
+        for name, tech in self.techniques:
+            if implements(tech, "load_state_dict") and name in state:
+                tech.load_state_dict(state[name])
+
+
+def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
+    return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
+
+
+def build_run(
+    cfg: RunConfig, registry: Registry, device: torch.device | str = "cpu",
+    dataset: Dataset | None = None,
+) -> BuiltRun:
+    """Seeded networks on ``device`` with the run's prior, then every technique built once
+    and set up on them (before any optimizer exists)."""
+    dataset = dataset or build_dataset(cfg, registry)
+    torch.manual_seed(cfg.seed)
+    arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
+    try:
+        generator, discriminator = arch.build(tuple(dataset.shape))
+    except ValueError as exc:
+        raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
+    generator, discriminator = generator.to(device), discriminator.to(device)
+    generator.prior = registry.create("prior", cfg.prior.name, cfg.prior.options)
+    techniques = [(spec.name, registry.create("regularizer", spec.name, spec.options))
+                  for spec in cfg.regularizers]
+    for _, tech in techniques:
+        if implements(tech, "setup"):
+            tech.setup(generator, discriminator)
+    return BuiltRun(dataset, generator, discriminator, techniques)
+
+
+def build_optimizer(
+    registry: Registry, spec: ComponentSpec, params: Any, lr: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
+    optimizer = registry.create("optimizer", spec.name, spec.options)
+    try:
+        return optimizer.build(params, lr=lr, betas=tuple(betas))
+    except ValueError as exc:
+        raise UsageError(f"optimizer '{spec.name}': {exc}") from None

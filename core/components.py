@@ -151,6 +151,11 @@ class Technique:
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
         """Change the networks once, at build time, before optimizers exist (spectral norm)."""
 
+    def discriminator_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The sample shape D is built for, given the data's (PacGAN packs m samples into one;
+        ``transform`` then reshapes batches to match). The default keeps ``shape``."""
+        return shape
+
     def transform(self, x: Tensor, step: int) -> Tensor:
         """What the discriminator sees instead of ``x``, real and generated alike, on every
         D forward of the step; must be differentiable (DiffAugment, ADA, instance noise)."""
@@ -163,6 +168,11 @@ class Technique:
     def g_penalty(self, step: GStep) -> Tensor | None:
         """A scalar added to the generator's loss (feature matching)."""
         return None
+
+    def generator_logits(self, fake_out: Tensor, step: int) -> Tensor:
+        """The logits on generated samples that the generator's loss is computed from
+        (top-k keeps the k best-scored); differentiable. The default keeps them all."""
+        return fake_out
 
     def after_d_step(self, step: DStep) -> None:
         """After each D optimizer step, without grad (weight clipping, running means, ADA's p)."""
@@ -199,9 +209,9 @@ class Technique:
 Regularizer = Technique
 
 #: the extension points of a technique, in the order the trainer reaches them
-TECHNIQUE_METHODS = ("setup", "transform", "d_penalty", "g_penalty", "after_d_step",
-                     "after_g_step", "sampling_generator", "train_step", "log_values",
-                     "state_dict", "load_state_dict")
+TECHNIQUE_METHODS = ("discriminator_shape", "setup", "transform", "d_penalty", "g_penalty",
+                     "generator_logits", "after_d_step", "after_g_step", "sampling_generator",
+                     "train_step", "log_values", "state_dict", "load_state_dict")
 
 
 def implements(obj: Any, method: str) -> bool:

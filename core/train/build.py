@@ -54,15 +54,21 @@ def build_run(
     and set up on them (before any optimizer exists)."""
     dataset = dataset or build_dataset(cfg, registry)
     torch.manual_seed(cfg.seed)
+    techniques = [(spec.name, registry.create("regularizer", spec.name, spec.options))
+                  for spec in cfg.regularizers]
+    shape = d_shape = tuple(dataset.shape)
+    for _, tech in techniques:
+        if implements(tech, "discriminator_shape"):
+            d_shape = tuple(tech.discriminator_shape(d_shape))
     arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
     try:
-        generator, discriminator = arch.build(tuple(dataset.shape))
+        generator, discriminator = arch.build(shape)
+        if d_shape != shape:  # a technique feeds D something else (PacGAN's packed samples)
+            discriminator = arch.build(d_shape)[1]
     except ValueError as exc:
         raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
     generator, discriminator = generator.to(device), discriminator.to(device)
     generator.prior = registry.create("prior", cfg.prior.name, cfg.prior.options)
-    techniques = [(spec.name, registry.create("regularizer", spec.name, spec.options))
-                  for spec in cfg.regularizers]
     for _, tech in techniques:
         if implements(tech, "setup"):
             tech.setup(generator, discriminator)

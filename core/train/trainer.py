@@ -52,6 +52,7 @@ class Trainer(StepRunner):
         self.transforms = [t for _, t in techs if implements(t, "transform")]
         self.d_pens = [(n, t) for n, t in techs if implements(t, "d_penalty")]
         self.g_pens = [(n, t) for n, t in techs if implements(t, "g_penalty")]
+        self.selectors = [t for _, t in techs if implements(t, "generator_logits")]
         self.after_d = [t for _, t in techs if implements(t, "after_d_step")]
         self.after_g = [t for _, t in techs if implements(t, "after_g_step")]
         self.loggers = [(n, t) for n, t in techs if implements(t, "log_values")]
@@ -124,6 +125,8 @@ class Trainer(StepRunner):
             with torch.no_grad():
                 real_out = D(self.seen_by_d(real))
         ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out, fake_in)
+        for t in self.selectors:
+            fake_out = t.generator_logits(fake_out, self.step)
         g_loss = self.g_loss(fake_out, real_out)
         pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
         self.opt_g.zero_grad(set_to_none=True)

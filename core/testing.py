@@ -1,0 +1,490 @@
+"""The conformance kit: one call checks a registered component against its contract.
+
+    from ganagerie.testing import check_component
+    check_component("regularizer", "my-penalty")          # raises ConformanceError on failure
+
+or, over everything a registry holds, as a pytest parametrization::
+
+    @pytest.mark.parametrize("kind,name", components())
+    def test_conforms(kind, name):
+        check_component(kind, name)
+
+Checks, by kind (each applies only where the component implements the method):
+shapes and dtypes of outputs, finite values, gradients where they must flow and nowhere
+else, device placement (on a GPU when there is one), determinism under a seed, the state
+round trip through ``state_dict`` and ``torch.load(weights_only=True)``, and a few
+training steps through the real trainer, stopped and resumed to the same weights.
+Training checks run on tiny networks on ``ring8`` (vector data) and fall back to
+``digits`` (8x8 images) for components that apply only to images.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .components import DStep, GStep, Technique, generator_loss, implements
+from .config import RunConfig, resolve_config
+from .errors import UsageError
+from .plugin_loader import get_registry
+from .registry import KINDS, Registry
+from .train.build import build_run
+from .train.rundir import RunDir, read_checkpoint
+from .train.trainer import Trainer, train
+
+#: tiny runs on the built-in test beds: (dataset, run settings, settings of the default
+#: architecture); the first bed the component fits is used
+TEST_BEDS = (
+    ("ring8", ["dataset.n=512", "batch_size=32"],
+     ["arch.g_width=16", "arch.d_width=16", "arch.g_depth=2", "arch.d_depth=2"]),
+    ("digits", ["batch_size=32"], ["arch.width=4", "arch.latent_dim=8"]),
+)
+STEPS = 4
+#: where probing trainers point; nothing is written before ``fit``
+_NOWHERE = Path(tempfile.gettempdir()) / "ganagerie-conformance-unused"
+
+
+class ConformanceError(AssertionError):
+    """A component broke its contract; the message lists every failed check."""
+
+
+@dataclass
+class Report:
+    """What ``check_component`` found: the checks that passed, failed or did not apply."""
+
+    kind: str
+    name: str
+    passed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def components(registry: Registry | None = None, kinds: Iterable[str] = KINDS) -> list[tuple[str, str]]:
+    """Every registered ``(kind, name)``, for ``pytest.mark.parametrize``."""
+    registry = registry or get_registry()
+    return [(kind, name) for kind in kinds for name in registry.names(kind)]
+
+
+def check_component(
+    kind: str,
+    name: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    registry: Registry | None = None,
+) -> Report:
+    """Run every check that applies to a registered component; raise ConformanceError on any failure."""
+    registry = registry or get_registry()
+    registry.get(kind, name)  # a clear error for an unknown name
+    report = Report(kind, name)
+    subject = _Subject(kind, name, dict(options or {}), registry)
+    for check in _CHECKS[kind]:
+        label = check.__name__.removeprefix("_check_").replace("_", " ")
+        try:
+            outcome = check(subject)
+        except _Skip as why:
+            report.skipped[label] = str(why)
+            continue
+        except Exception as exc:  # every failure is reported, not only the first
+            report.failed[label] = f"{type(exc).__name__}: {exc}"
+            continue
+        report.passed.append(label if outcome is None else f"{label} ({outcome})")
+    if report.failed:
+        lines = "\n".join(f"  - {k}: {v}" for k, v in report.failed.items())
+        raise ConformanceError(f"{kind} '{name}' fails {len(report.failed)} check(s):\n{lines}")
+    return report
+
+
+class _Skip(Exception):
+    """The check does not apply to this component."""
+
+
+@dataclass
+class _Subject:
+    kind: str
+    name: str
+    options: dict[str, Any]
+    registry: Registry
+    _config: RunConfig | None = None
+
+    def build(self) -> Any:
+        return self.registry.create(self.kind, self.name, self.options)
+
+    def config(self, steps: int = STEPS) -> RunConfig:
+        """A tiny run config using the component, on the first test bed it fits."""
+        if self._config is None:
+            errors = []
+            for dataset, sets, arch_sets in TEST_BEDS:
+                own_arch = self.kind == "architecture"
+                try:
+                    cfg = resolve_config(self.registry, dataset=dataset, **self._flags(), sets=[
+                        *sets, *([] if own_arch else arch_sets), "log_every=1", "checkpoint_every=2"])
+                    trainer = Trainer(cfg, self.registry, _NOWHERE)
+                except (UsageError, ValueError) as exc:
+                    errors.append(f"{dataset}: {exc}")
+                    continue
+                try:  # components for other data refuse it with a ValueError at the first step
+                    trainer.train_step()
+                except (UsageError, ValueError) as exc:
+                    errors.append(f"{dataset}: {exc}")
+                    continue
+                except Exception:  # a crash is a defect the checks report, not a misfit
+                    pass
+                self._config = cfg
+                break
+            else:
+                raise AssertionError("no test bed fits: " + "; ".join(errors))
+        cfg = RunConfig.from_dict(self._config.to_dict())
+        cfg.steps = steps
+        return cfg
+
+    def _flags(self) -> dict[str, Any]:
+        spec = self.name + (":" + ",".join(f"{k}={v}" for k, v in self.options.items())
+                            if self.options else "")
+        if self.kind == "loss":
+            return {"variant": "vanilla", "loss": spec}
+        if self.kind == "regularizer":
+            return {"variant": "vanilla", "regularizers": [spec]}
+        if self.kind == "variant":
+            return {"variant": self.name}
+        if self.kind == "architecture":
+            return {"variant": "vanilla", "arch": spec}
+        raise _Skip(f"{self.kind}s are not trained directly")
+
+
+# -- checks shared by the kinds that train ---------------------------------------------------
+
+
+def _check_trains_a_few_steps(s: _Subject) -> str:
+    cfg = s.config()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(cfg, s.registry, Path(tmp) / "run", progress=False)
+        assert result.status == "completed", f"the run ended {result.status} at step {result.step}"
+        assert result.last and all(torch.isfinite(torch.tensor(v)) for v in result.last.values()), \
+            f"logged values are not finite: {result.last}"
+    return cfg.dataset.name
+
+
+def _check_deterministic_under_a_seed(s: _Subject) -> None:
+    cfg = s.config()
+    with tempfile.TemporaryDirectory() as tmp:
+        states = []
+        for run in ("a", "b"):
+            train(cfg, s.registry, Path(tmp) / run, progress=False)
+            states.append(read_checkpoint(RunDir(Path(tmp) / run).checkpoint))
+        _assert_same(states[0], states[1], "two runs with one seed differ")
+
+
+def _check_resumes_to_the_same_weights(s: _Subject) -> None:
+    whole, half = s.config(STEPS), s.config(STEPS // 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        train(whole, s.registry, Path(tmp) / "whole", progress=False)
+        train(half, s.registry, Path(tmp) / "part", progress=False)
+        train(whole, s.registry, Path(tmp) / "part", resume=True, progress=False)
+        a = read_checkpoint(RunDir(Path(tmp) / "whole").checkpoint)
+        b = read_checkpoint(RunDir(Path(tmp) / "part").checkpoint)
+        _assert_same(a, b, "stopped and resumed, the run ends elsewhere than an uninterrupted one "
+                     "(is all state in state_dict?)")
+
+
+def _check_runs_on_the_gpu(s: _Subject) -> None:
+    if not torch.cuda.is_available():
+        raise _Skip("no GPU")
+    cfg = s.config()
+    cfg.device = "cuda"
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, s.registry, tmp)
+        values = trainer.train_step()
+        assert values.device.type == "cuda", f"logged values on {values.device}"
+        for net in (trainer.G, trainer.D):
+            devices = {p.device.type for p in net.parameters()}
+            assert devices == {"cuda"}, f"parameters on {devices}"
+
+
+# -- losses --------------------------------------------------------------------------------
+
+
+def _check_loss_values_and_gradients(s: _Subject) -> None:
+    loss = s.build()
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(16, generator=gen).requires_grad_(True)
+    fake = torch.randn(16, generator=gen).requires_grad_(True)
+    d = loss.d_loss(real, fake)
+    _assert_scalar(d, "d_loss")
+    d.backward()
+    for what, t in (("real", real), ("fake", fake)):
+        assert t.grad is not None and t.grad.abs().sum() > 0, f"d_loss gives no gradient to the {what} logits"
+    real_out = real.detach() if getattr(loss, "g_needs_real", False) else None
+    fake.grad = None
+    g = generator_loss(loss)(fake, real_out)
+    _assert_scalar(g, "g_loss")
+    g.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0, "g_loss gives no gradient to the fake logits"
+    again = generator_loss(loss)(fake.detach(), real_out)
+    assert torch.equal(again, g.detach()), "g_loss differs on equal inputs"
+    assert torch.equal(loss.d_loss(real.detach(), fake.detach()), d.detach()), "d_loss differs on equal inputs"
+
+
+# -- techniques ----------------------------------------------------------------------------
+
+
+def _technique_at_work(s: _Subject) -> tuple[Trainer, Technique]:
+    trainer = Trainer(s.config(), s.registry, _NOWHERE)
+    trainer.step = 1
+    (tech,) = [t for n, t in trainer.run.techniques if n == s.name]
+    return trainer, tech
+
+
+def _check_one_instance_per_run(s: _Subject) -> None:
+    trainer, tech = _technique_at_work(s)
+    assert isinstance(tech, type(s.build())), "the run's technique is not what the factory builds"
+    kinds = {"d_penalty": [t for _, t in trainer.d_pens], "g_penalty": [t for _, t in trainer.g_pens],
+             "transform": trainer.transforms, "after_d_step": trainer.after_d,
+             "after_g_step": trainer.after_g}
+    for method, users in kinds.items():
+        if implements(tech, method):
+            assert any(u is tech for u in users), f"{method} is not called on the built instance"
+
+
+def _check_transform(s: _Subject) -> None:
+    trainer, tech = _technique_at_work(s)
+    if not implements(tech, "transform"):
+        raise _Skip("no transform")
+    x = trainer.next_real().clone().requires_grad_(True)
+    y = tech.transform(x, 1)
+    assert isinstance(y, torch.Tensor) and y.dtype == x.dtype, "transform must return a tensor of x's dtype"
+    assert y.device == x.device, f"transform moved the batch to {y.device}"
+    assert torch.isfinite(y).all(), "transform gives non-finite values"
+    assert y.requires_grad, "transform is not differentiable: its output carries no gradient"
+    y.square().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0, \
+        "transform is not differentiable: no gradient reaches its input"
+
+
+def _contexts(trainer: Trainer) -> tuple[DStep, GStep]:
+    G, D = trainer.G, trainer.D
+    real, z = trainer.next_real(), trainer.noise()
+    with torch.no_grad():
+        fake = G(z)
+    real_in, fake_in = trainer.seen_by_d(real), trainer.seen_by_d(fake)
+    d = DStep(G, D, real, fake, D(real_in), D(fake_in), z, trainer.step, real_in, fake_in)
+    z = trainer.noise()
+    fake_g = G(z)
+    fake_g_in = trainer.seen_by_d(fake_g)
+    feats = D.features(fake_g_in)
+    with torch.no_grad():
+        real_out = D(real_in)
+    g = GStep(G, D, real, fake_g, feats, D.classify(feats), z, trainer.step, real_out, fake_g_in)
+    return d, g
+
+
+def _check_penalties(s: _Subject) -> str:
+    trainer, tech = _technique_at_work(s)
+    sides = [m for m in ("d_penalty", "g_penalty") if implements(tech, m)]
+    if not sides:
+        raise _Skip("no penalty")
+    done = []
+    for step in (0, 1, 2, 3):  # lazy penalties skip some steps
+        trainer.step = step
+        for side in sides:
+            if side in done:
+                continue
+            owner, other = (trainer.D, trainer.G) if side == "d_penalty" else (trainer.G, trainer.D)
+            trainer.D.requires_grad_(side == "d_penalty")
+            d_ctx, g_ctx = _contexts(trainer)
+            pen = getattr(tech, side)(d_ctx if side == "d_penalty" else g_ctx)
+            if pen is None:
+                continue
+            _assert_scalar(pen, side)
+            for p in [*trainer.G.parameters(), *trainer.D.parameters()]:
+                p.grad = None
+            pen.backward()
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in owner.parameters()), \
+                f"{side} gives no gradient to the network it regularizes"
+            leaked = [n for n, p in other.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+            assert not leaked, f"{side} leaks gradient into the other network ({leaked[0]})"
+            done.append(side)
+    trainer.D.requires_grad_(True)
+    missing = set(sides) - set(done)
+    assert not missing, f"{', '.join(sorted(missing))} returned None on 4 steps in a row"
+    return ", ".join(done)
+
+
+def _check_generator_logits(s: _Subject) -> None:
+    trainer, tech = _technique_at_work(s)
+    if not implements(tech, "generator_logits"):
+        raise _Skip("no generator_logits")
+    fake_out = torch.randn(trainer.cfg.batch_size, requires_grad=True)
+    out = tech.generator_logits(fake_out, 1)
+    assert out.dim() == 1 and 0 < out.shape[0] <= fake_out.shape[0], f"shape {tuple(out.shape)}"
+    out.sum().backward()
+    assert fake_out.grad is not None and fake_out.grad.abs().sum() > 0, "no gradient to the logits"
+
+
+def _check_state_round_trip(s: _Subject) -> None:
+    trainer, tech = _technique_at_work(s)
+    if not implements(tech, "state_dict"):
+        raise _Skip("stateless")
+    state = tech.state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    try:
+        loaded = torch.load(buffer, weights_only=True)
+    except Exception as exc:
+        raise AssertionError(f"state_dict holds what a checkpoint cannot load: {exc}") from None
+    fresh_run = build_run(trainer.cfg, s.registry)
+    (fresh,) = [t for n, t in fresh_run.techniques if n == s.name]
+    fresh.load_state_dict(loaded)
+    _assert_same(state, fresh.state_dict(), "state_dict -> load_state_dict -> state_dict changes the state")
+
+
+# -- architectures, datasets, metrics, optimizers, priors, variants --------------------------
+
+
+def _check_networks(s: _Subject) -> str:
+    arch, fits = s.build(), []
+    for shape in ((2,), (1, 8, 8), (3, 32, 32)):
+        try:
+            torch.manual_seed(0)
+            G, D = arch.build(shape)
+        except ValueError:
+            continue
+        torch.manual_seed(0)
+        G2, _ = arch.build(shape)
+        _assert_same(G.state_dict(), G2.state_dict(), "two builds under one seed differ")
+        z = G.sample_noise(4)
+        x = G(z)
+        assert tuple(x.shape) == (4, *shape), f"G gives {tuple(x.shape)} for samples of {shape}"
+        assert x.dtype == torch.float32 and torch.isfinite(x).all(), "G's samples are not finite float32"
+        h = D.features(x.detach())
+        out = D.classify(h)
+        assert h.dim() == 2 and h.shape[0] == 4, f"features have shape {tuple(h.shape)}, not [B, F]"
+        assert tuple(out.shape) == (4,), f"D gives logits of shape {tuple(out.shape)}, not [B]"
+        assert torch.allclose(D(x.detach()), out), "forward differs from classify(features)"
+        out.sum().backward()
+        assert all(p.grad is None for p in G.parameters()), "scoring a detached batch reached G"
+        fits.append("x".join(map(str, shape)))
+    assert fits, "builds for none of the shapes (2,), (1, 8, 8), (3, 32, 32)"
+    return ", ".join(fits)
+
+
+def _check_dataset(s: _Subject) -> None:
+    for split in ("train", "test"):
+        try:
+            ds = s.build()
+            data = ds.load(split)
+        except UsageError as exc:  # data that must be downloaded first says so in one line
+            raise _Skip(str(exc)) from None
+        x = data.x
+        assert tuple(x.shape[1:]) == tuple(ds.shape), f"{split} samples have shape {tuple(x.shape[1:])}"
+        assert x.is_floating_point() and torch.isfinite(x).all(), f"{split} samples are not finite floats"
+        assert data.y is None or len(data.y) == len(x), f"{split} labels and samples differ in number"
+        again = s.build().load(split)
+        assert torch.equal(again.x, x), f"two loads of {split} differ"
+
+
+def _check_metric(s: _Subject) -> str:
+    for dataset_name, _, _ in TEST_BEDS:
+        dataset = s.registry.create("dataset", dataset_name, {"n": 2000} if dataset_name == "ring8" else {})
+        if s.build().applies_to(dataset):
+            break
+    else:
+        raise _Skip("applies to none of the test beds")
+    real = dataset.load("test").x[:400]
+    values = []
+    for _ in range(2):
+        metric = s.build()
+        torch.manual_seed(0)
+        with torch.no_grad():
+            metric.setup(dataset, torch.device("cpu"))
+            for batch in real.split(100):
+                metric.update(batch)
+            values.append(metric.compute())
+    assert values[0] and all(isinstance(v, float) for v in values[0].values()), \
+        f"compute must return named floats, got {values[0]!r}"
+    assert values[0] == values[1], "two evaluations under one seed differ"
+    assert isinstance(metric.protocol(), dict), "protocol() must return a dict"
+    return dataset_name
+
+
+def _check_optimizer(s: _Subject) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    opt = s.build().build(net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    assert isinstance(opt, torch.optim.Optimizer), "build must return a torch.optim.Optimizer"
+    x = torch.randn(64, 3)
+    losses = []
+    for _ in range(30):
+        loss = (net(x) - 1).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0], "30 steps do not reduce a quadratic"
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)
+
+
+def _check_prior(s: _Subject) -> None:
+    prior = s.build()
+    cpu = torch.device("cpu")
+    z = prior.sample(256, 3, cpu, torch.Generator().manual_seed(0))
+    assert tuple(z.shape) == (256, 3) and z.dtype == torch.float32, f"shape {tuple(z.shape)}, {z.dtype}"
+    assert torch.isfinite(z).all() and z.std() > 0, "noise is not finite, or constant"
+    assert torch.equal(z, prior.sample(256, 3, cpu, torch.Generator().manual_seed(0))), \
+        "one seed gives two different draws"
+
+
+def _check_variant_resolves(s: _Subject) -> None:
+    preset = s.build()
+    assert isinstance(preset, Mapping), "a variant's factory returns a dict of run fields"
+    s.config()
+
+
+_TRAINING = [_check_trains_a_few_steps, _check_deterministic_under_a_seed,
+             _check_resumes_to_the_same_weights, _check_runs_on_the_gpu]
+_CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
+    "loss": [_check_loss_values_and_gradients, *_TRAINING],
+    "regularizer": [_check_one_instance_per_run, _check_transform, _check_penalties,
+                    _check_generator_logits, _check_state_round_trip, *_TRAINING],
+    "architecture": [_check_networks, *_TRAINING],
+    "dataset": [_check_dataset],
+    "metric": [_check_metric],
+    "optimizer": [_check_optimizer],
+    "prior": [_check_prior],
+    "variant": [_check_variant_resolves, *_TRAINING],
+}
+
+
+def _assert_scalar(t: Any, what: str) -> None:
+    assert isinstance(t, torch.Tensor), f"{what} returned {type(t).__name__}, not a tensor"
+    assert t.dim() == 0, f"{what} returned shape {tuple(t.shape)}, not a scalar"
+    assert t.is_floating_point() and torch.isfinite(t), f"{what} is not a finite float ({t})"
+    assert t.requires_grad, f"{what} carries no gradient"
+
+
+def _assert_same(a: Any, b: Any, message: str, where: str = "") -> None:
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b), \
+            f"{message} (at {where or 'top'})"
+    elif isinstance(a, Mapping):
+        assert isinstance(b, Mapping) and set(a) == set(b), f"{message} (keys at {where or 'top'})"
+        for k in a:
+            _assert_same(a[k], b[k], message, f"{where}.{k}" if where else str(k))
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{message} (at {where or 'top'})"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, message, f"{where}[{i}]")
+    else:
+        assert a == b, f"{message} (at {where or 'top'}: {a!r} != {b!r})"
+
+
+__all__ = ["ConformanceError", "Report", "check_component", "components"]

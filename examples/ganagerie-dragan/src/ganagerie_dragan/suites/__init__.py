@@ -1,0 +1,1 @@
+"""The plugin's benchmark suites: each ``*.toml`` file here is one (``ganagerie bench list``)."""

@@ -1,0 +1,97 @@
+"""The conformance kit passes every built-in component and catches broken ones."""
+
+import types
+
+import pytest
+import torch
+
+from ganagerie import hookimpl
+from ganagerie.components import Loss, Technique
+from ganagerie.plugin_loader import load_plugins
+from ganagerie.testing import ConformanceError, check_component, components
+
+
+@pytest.mark.parametrize("kind,name", components())
+def test_every_built_in_component_conforms(kind, name):
+    report = check_component(kind, name)
+    # data that needs a download is checked only where it is present
+    assert report.passed or all("--download" in why for why in report.skipped.values())
+
+
+class CountingSchedule(Technique):
+    """Broken: its schedule lives in a Python counter that is not in state_dict."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def d_penalty(self, step):
+        self.calls += 1
+        return (step.real_out.square().mean()) * (0.1 * self.calls)
+
+
+class LeakyPenalty(Technique):
+    """Broken: its D penalty regenerates fakes with gradient to G."""
+
+    def d_penalty(self, step):
+        return step.discriminator(step.generator(step.z)).square().mean()
+
+
+class DetachingTransform(Technique):
+    """Broken: its transform cuts the gradient."""
+
+    def transform(self, x, step):
+        return x.detach() + 0.01
+
+
+class PickledState(Technique):
+    """Broken: its state is an object a checkpoint cannot hold."""
+
+    def setup(self, generator, discriminator):
+        self.rng = torch.Generator()
+
+    def state_dict(self):
+        return {"rng": self.rng}
+
+    def load_state_dict(self, state):
+        self.rng = state["rng"]
+
+
+class PerSampleLoss(Loss):
+    """Broken: returns one value per sample instead of a scalar."""
+
+    def d_loss(self, real_out, fake_out):
+        return fake_out - real_out
+
+    def g_loss(self, fake_out, real_out=None):
+        return -fake_out
+
+
+def _broken_registry():
+    mod = types.ModuleType("ganagerie_broken")
+
+    @hookimpl
+    def register_regularizers(register):
+        register("counting", CountingSchedule)
+        register("leaky", LeakyPenalty)
+        register("detaching", DetachingTransform)
+        register("pickled", PickledState)
+
+    @hookimpl
+    def register_losses(register):
+        register("per-sample", PerSampleLoss)
+
+    mod.register_regularizers = register_regularizers
+    mod.register_losses = register_losses
+    return load_plugins(extra=[mod]).registry
+
+
+@pytest.mark.parametrize("kind,name,defect", [
+    ("regularizer", "counting", "resumes to the same weights"),
+    ("regularizer", "leaky", "leaks gradient into the other network"),
+    ("regularizer", "detaching", "not differentiable"),
+    ("regularizer", "pickled", "state_dict holds what a checkpoint cannot load"),
+    ("loss", "per-sample", "not a scalar"),
+])
+def test_the_kit_finds_the_defect_of_a_broken_component(kind, name, defect):
+    with pytest.raises(ConformanceError, match=defect):
+        check_component(kind, name, registry=_broken_registry())

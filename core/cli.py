@@ -17,9 +17,19 @@ from .errors import UsageError
 
 
 def _registry():
-    from .plugin_loader import get_registry
+    import warnings
 
-    return get_registry()
+    from .plugin_loader import PluginLoadWarning, get_registry
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        registry = get_registry()
+    for w in caught:  # one line each, not Python's file:line warning format
+        if issubclass(w.category, PluginLoadWarning):
+            click.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return registry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,17 +52,19 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
         if kind not in KINDS and kind not in singular:
             raise UsageError(f"unknown kind '{kind}'; choose from {', '.join(KINDS.values())}")
         kinds = [singular.get(kind, kind)]
-    entries = [e for k in kinds for e in sorted(registry.entries[k].values(), key=lambda e: e.name)]
+    # every entry; one whose plain name another plugin took first is shown by its qualified name
+    entries = [(registry.entries[k].get(e.name) is e and e.name or e.qualified_name, e)
+               for k in kinds for e in sorted(registry.qualified[k].values(), key=lambda e: e.name)]
     if as_json:
-        click.echo(json.dumps([e.as_json() for e in entries], indent=2))
+        click.echo(json.dumps([{**e.as_json(), "name": shown} for shown, e in entries], indent=2))
         return
-    width = max((len(e.name) for e in entries), default=0)
+    width = max((len(shown) for shown, _ in entries), default=0)
     for k in kinds:
-        rows = [e for e in entries if e.kind == k]
+        rows = [(shown, e) for shown, e in entries if e.kind == k]
         if rows:
             click.echo(f"{KINDS[k]}:")
-        for e in rows:
-            click.echo(f"  {e.name:<{width}}  {e.help}  [{e.provenance.plugin}]")
+        for shown, e in rows:
+            click.echo(f"  {shown:<{width}}  {e.help}  [{e.provenance.describe()}]")
 
 
 @cli.command("plugins")
@@ -61,6 +73,7 @@ def plugins_cmd(as_json: bool) -> None:
     """List loaded plugins with their versions and what each provides."""
     from .plugin_loader import get_plugins
 
+    _registry()  # shows plugin warnings once
     described = get_plugins().describe()
     if as_json:
         click.echo(json.dumps(described, indent=2))

@@ -139,3 +139,46 @@ def test_console_script_and_exit_codes():
     assert version.returncode == 0 and __version__ in version.stdout
     bad = subprocess.run(["ganagerie", "train", "--dataset", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_a_plugin_taking_a_built_in_name_costs_one_warning_not_the_cli(cli, tmp_path, monkeypatch):
+    import importlib.metadata
+
+    from ganagerie import plugin_loader
+
+    (tmp_path / "ganagerie_hinge_clash.py").write_text(
+        "from ganagerie import hookimpl\n"
+        "from ganagerie.plugins.wasserstein import WassersteinLoss\n\n"
+        "@hookimpl\n"
+        "def register_losses(register):\n"
+        "    register('hinge', WassersteinLoss, help='Another hinge.')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = importlib.metadata.entry_points
+
+    def with_clash(group=None):
+        extra = [importlib.metadata.EntryPoint("clash", "ganagerie_hinge_clash", group)]
+        return [*real(group=group), *(extra if group == "ganagerie" else [])]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", with_clash)
+    monkeypatch.setattr(plugin_loader, "_loaded", None)
+    code, out, err = cli("train", "--dataset", "ring8", "--loss", "wasserstein", "--steps", "3",
+                         "--set", "dataset.n=500", "--quiet", "--out", tmp_path / "r")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "loss 'hinge'" in warnings[0] and "'ganagerie_hinge_clash:hinge'" in warnings[0]
+    assert "completed at step 3" in out
+    code, out, _ = cli("list", "losses")
+    assert code == 0 and "ganagerie_hinge_clash:hinge" in out and "Another hinge." in out
+    monkeypatch.setattr(plugin_loader, "_loaded", None)
+    monkeypatch.setenv("GANAGERIE_STRICT_PLUGINS", "1")
+    code, _, err = cli("list")
+    assert code == 2 and err.startswith("error: loss 'hinge' is registered by") and len(err.splitlines()) == 1
+    monkeypatch.setattr(plugin_loader, "_loaded", None)
+
+
+def test_bench_list_takes_a_path(cli, tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text('description = "mine"\ndatasets = ["ring8"]\nvariants = ["vanilla"]\n')
+    code, out, err = cli("bench", "list", suite)
+    assert code == 0, err
+    assert out.split()[:3] == ["mine", "1", "runs"]

@@ -227,7 +227,8 @@ def _check_loss_values_and_gradients(s: _Subject) -> None:
     assert fake.grad is not None and fake.grad.abs().sum() > 0, "g_loss gives no gradient to the fake logits"
     again = generator_loss(loss)(fake.detach(), real_out)
     assert torch.equal(again, g.detach()), "g_loss differs on equal inputs"
-    assert torch.equal(loss.d_loss(real.detach(), fake.detach()), d.detach()), "d_loss differs on equal inputs"
+    assert torch.equal(loss.d_loss(real.detach(), fake.detach()), d.detach()), \
+        "d_loss differs on equal inputs"
 
 
 # -- techniques ----------------------------------------------------------------------------

@@ -165,7 +165,8 @@ def test_a_plugin_taking_a_built_in_name_costs_one_warning_not_the_cli(cli, tmp_
                          "--set", "dataset.n=500", "--quiet", "--out", tmp_path / "r")
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "loss 'hinge'" in warnings[0] and "'ganagerie_hinge_clash:hinge'" in warnings[0]
+    assert len(warnings) == 1 and "loss 'hinge'" in warnings[0]
+    assert "'ganagerie_hinge_clash:hinge'" in warnings[0]
     assert "completed at step 3" in out
     code, out, _ = cli("list", "losses")
     assert code == 0 and "ganagerie_hinge_clash:hinge" in out and "Another hinge." in out

@@ -229,6 +229,11 @@ class StepRunner(ABC):
     generator: Generator
     discriminator: Discriminator
     loss: Loss
+    #: D updates per step (the run's n_critic)
+    n_critic: int
+    #: the optimizers of G and D (an unrolled step saves and restores D's)
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
 
     @abstractmethod
     def next_real(self) -> Tensor:

@@ -9,8 +9,8 @@ samples from m independent generated ones, and the generator to fool it,
 
 (with the run's loss in place of the log terms). A collapsed generator's packs look alike,
 which a packed D sees at once: packing compares the product distributions P^m and Q^m,
-and so penalises mode collapse more (sec. 4). The paper's headline is m = 2 (the default);
-its 2-D experiments use m = 2, 3, 4 (table 1).
+and so penalises mode collapse more (the paper's analysis). The paper's headline is m = 2
+(the default); its 2-D experiments use m = 2, 3, 4 (table 1).
 
 How D sees a pack: the m samples are concatenated, along the features for vectors
 (``(d,) -> (m*d,)``) and along the channels for images (``(C, H, W) -> (m*C, H, W)``), as
@@ -18,9 +18,8 @@ the paper does. The architecture builds D a second time for that shape (only its
 layer differs). A batch of B samples becomes B/m packs: samples ``i*m .. i*m + m - 1``
 form pack i, in order. Real samples are packed with real ones and generated with generated.
 
-* The batch size must be divisible by m. A technique does not see the batch size when the
-  run is built, so a run whose batch does not divide fails with a ValueError on its first
-  D forward (the conformance beds use batch 32: m = 2, 4, 8, 16 fit).
+* The batch size must be divisible by m; the trainer passes one batch through the
+  transforms when the run is built, so a batch that does not divide is a usage error then.
 * The run's ``batch_size`` counts samples, not packs: D sees ``batch_size / m`` packs per
   side. PacGAN's 2-D code draws a batch of 100 packs, so its presets set batch 100 * m.
 * A gradient penalty that calls D on raw samples (``gradient-penalty`` on interpolates of
@@ -36,6 +35,7 @@ from torch import Tensor
 
 from ganagerie import hookimpl
 from ganagerie.components import Technique
+
 
 class Packing(Technique):
     """D judges m samples at once, concatenated (PacGAN, Lin et al. 2018)."""
@@ -60,7 +60,9 @@ class Packing(Technique):
 def _pacgan_2d(m: int) -> dict:
     """PacGAN's 2-D protocol (sec. 5.1, app. D, and its code): the architecture of VEEGAN (G
     4x400 BN-ReLU from 2-d noise, D 3x200 maxout of 5 pieces), the GAN loss with G's
-    non-saturating side, Adam(1e-4, beta1 0.8), 100 packs of m samples a batch."""
+    non-saturating side, Adam(1e-4, beta1 0.8), 100 packs of m samples a batch. One difference:
+    G's batch norm normalises over the whole batch of 100m samples, where the authors' code
+    ran G once per position in the pack (m batches of 100)."""
     arch = {"latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,
             "d_width": 200, "d_depth": 3, "d_maxout": 5}
     return {

@@ -9,12 +9,14 @@ nu * B::
 
     k(epoch) = max(gamma^epoch * B, nu * B)        (rounded down, at least 1)
 
-The paper uses gamma = 0.99 and nu = 0.5 (sec. 3; the authors' code rounds k down the
-same way). The trainer counts generator steps, not epochs: ``decay_every`` is the number
-of generator steps that plays the role of one epoch, so epoch = step // decay_every. One
-epoch of N training samples at batch size B with n_critic D updates per step is
-N / (B * n_critic) steps; the default 1000 is one epoch of the 2-D protocol of PacGAN and
-VEEGAN (100,000 points, batch 100).
+The paper uses gamma = 0.99 and nu = 0.5 for most of its experiments; the authors' code
+has the same defaults and rounds k down as here.
+
+The trainer counts generator steps, not epochs: ``decay_every`` is the number of generator
+steps that plays the role of one epoch, so epoch = step // decay_every. One epoch of N
+training samples at batch size B with n_critic D updates per step is N / (B * n_critic)
+steps; the default 1000 is one epoch of the 2-D protocol of PacGAN and VEEGAN (100,000
+points, batch 100). Set it to your data's epoch to follow the paper.
 
 Every built-in loss gives higher logits to samples D finds more real, so "best" is "largest
 logit". k is computed from the step (a Python int) and the batch's shape: no host sync.

@@ -2,22 +2,22 @@
 Adversarial Networks", ICLR).
 
 The generator is trained against the discriminator it would face after K more steps of
-D's own optimisation (sec. 3, eq. 5-7)::
+D's own optimisation (sec. 3)::
 
     theta_D^0 = theta_D,   theta_D^{k+1} = theta_D^k + eta^k * df(theta_G, theta_D^k)/dtheta_D^k
     f_K(theta_G, theta_D) = f(theta_G, theta_D^K(theta_G, theta_D))
     theta_G <- theta_G - eta * df_K/dtheta_G,   theta_D <- theta_D + eta * df/dtheta_D
 
 D's own update is the ordinary one; the K unrolled steps only shape G's gradient and are
-then thrown away. The paper varies K across its experiments (0 to 10); the default 5 is
-the unrolling of the authors' 2-D demonstration (Poole, github.com/poolio/unrolled_gan).
+then thrown away. The paper varies K between experiments; the default 5 is the unrolling
+of the authors' 2-D demonstration (Poole, github.com/poolio/unrolled_gan).
 
 What is implemented here is the first-order surrogate, NOT the paper's gradient. The
 paper differentiates through the unrolling: df_K/dtheta_G = df/dtheta_G +
 df/dtheta_D^K * dtheta_D^K/dtheta_G, and its second term (how D would react to a change
-of G) is what it credits for the reduced mode collapse (sec. 3.3). This module takes only
-the first term, evaluated at theta_D^K: the generator steps against the unrolled D, with
-no gradient through D's updates. One step is:
+of G) is what it credits for the reduced mode collapse. This module takes only the first
+term, evaluated at theta_D^K: the generator steps against the unrolled D, with no gradient
+through D's updates (cheaper, and weaker against mode collapse). One step is:
 
 1. the run's n_critic ordinary D updates (kept);
 2. save D's weights and buffers and D's optimizer state;
@@ -50,12 +50,11 @@ class Unrolled(Technique):
         self.k = k
 
     def train_step(self, run: StepRunner) -> Tensor:
-        # n_critic and the D optimizer are the Trainer's; the StepRunner contract does not name them
-        for _ in range(run.cfg.n_critic):
+        for _ in range(run.n_critic):
             d = run.d_update()
         if self.k == 0:
             return run.log_row(d, run.g_update())
-        D, opt_d = run.discriminator, run.opt_d
+        D, opt_d = run.discriminator, run.optimizer_d
         weights, opt_state = copy.deepcopy(D.state_dict()), copy.deepcopy(opt_d.state_dict())
         for _ in range(self.k):
             run.d_update()

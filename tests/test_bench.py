@@ -2,6 +2,7 @@
 kill -9, determinism, config mismatches, and verify."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from ganagerie import hookimpl
 from ganagerie.bench.harness import run_suite
 from ganagerie.bench.suite import load_suite, parse_suite
-from ganagerie.bench.verify import verify
+from ganagerie.bench.verify import check_recorded, load_results, verify
 from ganagerie.components import Loss
 from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
@@ -232,14 +233,59 @@ def test_verify_reruns_recorded_runs_and_reports_differences(bench_dir, tmp_path
     assert run_keys(where) == ["ring8/vanilla/seed-0", "ring8/vanilla/seed-1"]
     tampered = tmp_path / "tampered"
     tampered.mkdir()
+    for name in ("report.md", "report.html"):
+        shutil.copy(out / name, tampered / name)
     results = json.loads((out / "results.json").read_text())
     results["runs"][0]["metrics"]["modes"] += 1
     (tampered / "results.json").write_text(json.dumps(results))
     code, stdout, _ = cli("bench", "verify", tampered, "--runs", "ring8/vanilla/seed-0", "--jobs",
                           "1", "--quiet")
     assert code == 1
-    assert stdout.splitlines()[0].startswith("ring8/vanilla/seed-0: metrics {")
-    assert "verified 1 runs" in stdout and "1 differences" in stdout
+    lines = stdout.splitlines()
+    assert any(line.startswith("ring8/vanilla/seed-0: metrics {") for line in lines)
+    assert any("summary over seeds" in line for line in lines)
+    assert any("content_hash" in line for line in lines)
+    assert "verified 1 runs" in stdout
+
+
+def test_verify_catches_every_edit_without_rerunning(bench_dir, tmp_path, registry):
+    out, _ = bench_dir
+    assert check_recorded(out, load_results(out), registry) == []
+    edits = {
+        "summary": lambda r: r["datasets"]["ring8"]["variants"]["vanilla"].update(runs=99),
+        "content_hash": lambda r: r.update(content_hash="sha256:" + "0" * 64),
+    }
+    for what, edit in edits.items():
+        results = load_results(out)
+        edit(results)
+        problems = check_recorded(out, results, registry)
+        assert problems[0].startswith("results.json") and what.split("_")[0] in problems[0], problems
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    md = (copy / "report.md").read_text()
+    (copy / "report.md").write_text(md.replace("Benchmark report", "Benchmark rapport", 1))
+    assert check_recorded(copy, load_results(copy), registry) == [
+        "report.md: its text is not what results.json gives"]
+    (copy / "report.md").write_text(md)
+    eval_json = copy / "runs" / "ring8" / "vanilla" / "seed-1" / "eval.json"
+    data = json.loads(eval_json.read_text())
+    data["metrics"]["mixture-modes"]["modes"] += 1
+    eval_json.write_text(json.dumps(data))
+    (problem,) = check_recorded(copy, load_results(copy), registry)
+    assert problem.startswith("ring8/vanilla/seed-1: metrics") and "in its run directory" in problem
+
+
+def test_keys_that_leave_the_benchmark_are_refused(bench_dir, tmp_path, cli):
+    out, _ = bench_dir
+    for key in ("../../escaped/victim", "/abs/vanilla/seed-0", "ring8/../seed-0"):
+        bad = tmp_path / "bad"
+        bad.mkdir(exist_ok=True)
+        results = json.loads((out / "results.json").read_text())
+        results["runs"][0]["key"] = key
+        (bad / "results.json").write_text(json.dumps(results))
+        code, _, err = cli("bench", "verify", bad, "--out", tmp_path / "v", "--quiet")
+        assert code == 2 and "bad run" in err and len(err.splitlines()) == 1, (key, err)
+        assert not (tmp_path / "escaped").exists() and not (tmp_path / "v").exists()
 
 
 def test_verify_errors(bench_dir, cli, tmp_path):

@@ -125,7 +125,7 @@ def test_bad_suite_files_name_the_file_and_the_key(text, message):
 
 @pytest.mark.parametrize("text, message", [
     ('datasets = ["ring9"]\nvariants = ["vanilla"]', "unknown dataset 'ring9'; did you mean 'ring8'"),
-    ('datasets = ["ring8"]\nvariants = ["wgan"]', "unknown variant 'wgan'"),
+    ('datasets = ["ring8"]\nvariants = ["wgan-xy"]', "unknown variant 'wgan-xy'"),
     ('datasets = ["ring8"]\nvariants = ["vanilla"]\n[set]\nlr = 1', "unknown key 'lr'"),
     ('datasets = ["ring8"]\nvariants = ["vanilla"]\nmetrics = ["fid"]', "metric 'fid' does not apply"),
 ])

@@ -47,7 +47,8 @@ def test_the_k_highest_logits_are_kept_and_only_they_get_gradient():
     top = TopK(decay_every=1)
     assert torch.equal(top.generator_logits(logits, 0), logits.sort(descending=True).values)
     # epoch 1: k = int(9.9) = 9 drops the worst, -2.0
-    assert sorted(top.generator_logits(logits, 1).tolist()) == [-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0]
+    nine = top.generator_logits(logits, 1)
+    assert sorted(nine.tolist()) == [-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0]
     kept = top.generator_logits(logits, 1000)  # the floor: k = 5
     assert sorted(kept.tolist()) == [0.5, 1.0, 2.0, 3.0, 4.0]
     assert top.log_values() == {"k": 5}
@@ -79,7 +80,8 @@ def test_a_run_logs_k_and_resumes_bit_identically(registry, tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"gamma": 0.0}, "gamma"), ({"gamma": 1.5}, "gamma"), ({"nu": 0}, "nu"), ({"decay_every": 0}, "decay_every"),
+    ({"gamma": 0.0}, "gamma"), ({"gamma": 1.5}, "gamma"), ({"nu": 0}, "nu"),
+    ({"decay_every": 0}, "decay_every"),
 ])
 def test_bad_options_are_usage_errors(registry, options, message):
     with pytest.raises(UsageError, match=message):

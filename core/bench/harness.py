@@ -28,6 +28,7 @@ from ..train.trainer import train
 from .environment import describe_environment
 from .executor import Executor, SerialExecutor, cpu_count, make_executor, threads_per_job
 from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
+from .lock import bench_lock
 from .progress import SuiteProgress
 from .report import write_report
 from .suite import RunSpec, Suite, expand
@@ -82,9 +83,18 @@ def run_suite(
     registry = registry or get_registry()
     out = Path(out)
     specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
-    check_reusable(out, specs)
     jobs = default_jobs(specs) if jobs is None else jobs
-    threads = suite_threads(out, jobs, threads)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    with bench_lock(out):
+        check_reusable(out, specs)
+        threads = suite_threads(out, jobs, threads)
+        return _run_planned(suite, specs, out, registry, seeds, steps, sets, jobs, threads, progress)
+
+
+def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Registry,
+                 seeds: int | None, steps: int | None, sets: Sequence[str], jobs: int, threads: int,
+                 progress: bool | None) -> list[RunOutcome]:
     write_json(out / PLAN_FILE, {
         "format": PLAN_FORMAT,
         "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},

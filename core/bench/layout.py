@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
 from ..runs import EVAL_FILE
 from ..train.rundir import RunDir
-from .suite import RunSpec
+from .suite import LABEL, RunSpec
 
+_KEY = re.compile(rf"^{LABEL}/{LABEL}/seed-[0-9]+$")
 PLAN_FILE = "bench.json"
 PLAN_FORMAT = 1
 
 
 def run_dir(out: str | Path, key: str) -> RunDir:
+    """The run directory of ``key`` (``DATASET/VARIANT/seed-N``, checked) under ``out``."""
+    if not _KEY.match(key):
+        raise UsageError(f"bad run key {key[:80]!r}; keys are DATASET/VARIANT/seed-N")
     return RunDir(Path(out) / "runs" / key)
 
 
@@ -31,8 +36,18 @@ def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | Non
                          "give the --out of a `ganagerie bench run`") from None
     except ValueError as exc:
         raise UsageError(f"{path} is damaged ({exc}); rerun the suite into a new --out") from None
-    if plan.get("format") != PLAN_FORMAT:
-        raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror}); give the --out of a "
+                         "`ganagerie bench run`") from None
+    suite = plan.get("suite") if isinstance(plan, dict) else None
+    if (not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT
+            or not isinstance(suite, dict)
+            or not all(isinstance(suite.get(k), str) for k in ("name", "origin", "source"))
+            or not isinstance(plan.get("options"), dict) or not isinstance(plan.get("runs"), list)
+            or not isinstance(plan.get("environment"), dict)
+            or not isinstance(plan.get("threads"), int) or plan["threads"] < 1):
+        raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}; "
+                         "rerun the suite into a new --out")
     return plan
 
 

@@ -78,8 +78,12 @@ def write_report(out: str | Path, registry: Registry | None = None) -> dict[str,
     return results
 
 
-def build(results: dict[str, Any], out: Path) -> list[Any]:
-    """The report as blocks: summary, one section per dataset, protocol, environment, runs."""
+def build(results: dict[str, Any], out: Path | None) -> list[Any]:
+    """The report as blocks: summary, one section per dataset, protocol, environment, runs.
+
+    Figures are drawn from the run directories under ``out``; with ``out=None`` the report
+    has its text only (what ``bench verify`` regenerates from results.json).
+    """
     suite = results["suite"]
     runs = results["runs"]
     counts = {s: sum(r["status"] == s for r in runs) for s in dict.fromkeys(r["status"] for r in runs)}
@@ -103,7 +107,8 @@ def build(results: dict[str, Any], out: Path) -> list[Any]:
     return blocks
 
 
-def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]], out: Path) -> list:
+def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
+                    out: Path | None) -> list:
     arrows = {True: " ↑", False: " ↓", None: ""}
     ranking = ds["ranking"]
     header = ["variant", *(["rank"] if ranking else []),
@@ -134,7 +139,8 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]], 
         blocks.append(Para("No ranking: no metric of this dataset states whether higher is better."))
     else:
         blocks.append(Para("No metric values: the runs were not evaluated."))
-    blocks += dataset_figures(label, runs, out)
+    if out is not None:
+        blocks += dataset_figures(label, runs, out)
     return blocks
 
 
@@ -251,6 +257,16 @@ def fmt_ci(cell: dict[str, Any]) -> str:
 
 
 # -- rendering -------------------------------------------------------------------------------
+
+
+def text_of_markdown(text: str) -> list[str]:
+    """The report's markdown without its figures, paragraph by paragraph."""
+    return [p for p in text.split("\n\n") if not p.startswith("![")]
+
+
+def text_of_html(text: str) -> list[str]:
+    """The report's HTML without its figures, line by line."""
+    return [line for line in text.split("\n") if not line.startswith("<figure>")]
 
 
 def _walk(blocks: list[Any]):

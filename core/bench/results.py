@@ -20,7 +20,7 @@ from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
 from .layout import eval_path, evaluation_planned, read_plan, run_dir
-from .suite import RunSpec, parse_suite
+from .suite import RunSpec, Suite, parse_suite
 
 RESULTS_FORMAT = 1
 
@@ -91,11 +91,7 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
     suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])
     specs = [RunSpec.from_json(r) for r in plan["runs"]]
     runs = [run_record(out, s) for s in specs]
-    datasets = {}
-    for label in dict.fromkeys(s.dataset for s in specs):
-        mine = [r for r in runs if r["dataset"] == label]
-        directions = metric_directions(mine, suite.higher_is_better, registry)
-        datasets[label] = summarize_dataset(mine, directions, suite.rank_by)
+    datasets = summarize(runs, suite, registry)
     results = {
         "format": RESULTS_FORMAT,
         "suite": plan["suite"],
@@ -111,6 +107,17 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
     }
     results["content_hash"] = content_hash(results)
     return results
+
+
+def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | None) -> dict[str, Any]:
+    """Per dataset, in the order the runs name them: the summary over seeds (results.json's
+    ``datasets``), computed from the run records alone."""
+    datasets = {}
+    for label in dict.fromkeys(r["dataset"] for r in runs):
+        mine = [r for r in runs if r["dataset"] == label]
+        directions = metric_directions(mine, suite.higher_is_better, registry)
+        datasets[label] = summarize_dataset(mine, directions, suite.rank_by)
+    return datasets
 
 
 def content_hash(results: dict[str, Any]) -> str:

@@ -59,7 +59,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 SUITE_ENTRY_POINT_GROUP = "ganagerie.suites"
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: a dataset or variant label; it names a directory, so it cannot be "..", absolute or nested
+LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
+_LABEL = re.compile(rf"^{LABEL}$")
 
 _TOP_KEYS = {"name", "description", "seeds", "steps", "metrics", "eval_every", "eval_samples",
              "rank_by", "higher_is_better", "arch", "set", "datasets", "variants"}
@@ -138,10 +140,24 @@ class RunSpec:
                 "seed": self.seed, "config": self.config}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSpec:
-        """Read back ``as_json`` (extra keys, such as a run's results, are ignored)."""
-        return cls(data["key"], data["dataset"], data["variant"], int(data["seed"]),
-                   dict(data["config"]))
+    def from_json(cls, data: Any) -> RunSpec:
+        """Read back ``as_json`` (extra keys, such as a run's results, are ignored).
+
+        Read from files, so checked: the key must be ``DATASET/VARIANT/seed-N`` made of
+        labels, matching the other fields, so that it can never name a path outside a
+        benchmark's ``runs/``.
+        """
+        if not isinstance(data, Mapping):
+            raise UsageError("a run must be a JSON object")
+        key, dataset, variant, seed = (data.get(k) for k in ("key", "dataset", "variant", "seed"))
+        config = data.get("config")
+        if not (isinstance(dataset, str) and _LABEL.match(dataset) and isinstance(variant, str)
+                and _LABEL.match(variant) and isinstance(seed, int) and not isinstance(seed, bool)
+                and 0 <= seed < 2**63 and key == f"{dataset}/{variant}/seed-{seed}"
+                and isinstance(config, Mapping)):
+            raise UsageError(f"bad run {str(key)[:80]!r}: a run needs key DATASET/VARIANT/seed-N "
+                             "(letters, digits and . _ + -), matching fields and a config")
+        return cls(key, dataset, variant, seed, dict(config))
 
 
 # -- finding suites ------------------------------------------------------------------------

@@ -17,22 +17,54 @@ from ..registry import Registry
 from .executor import make_executor
 from .harness import default_jobs, execute
 from .layout import PLAN_FILE, PLAN_FORMAT
-from .results import run_record
-from .suite import RunSpec
+from .lock import bench_lock
+from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
+from .results import content_hash, run_record, summarize
+from .suite import RunSpec, parse_suite
 
 #: what must match, run by run
 COMPARED = ("status", "step", "final_losses", "metrics")
 
 
 def load_results(report_dir: str | Path) -> dict[str, Any]:
+    """results.json, checked to have the shape ``bench report`` writes (nothing in it is trusted)."""
     path = Path(report_dir) / "results.json"
     try:
-        return json.loads(path.read_text())
+        results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"no results.json in {report_dir}; give the --out of a "
                          "`ganagerie bench run` or a committed report directory") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is damaged ({exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is damaged ({exc}); restore it or rerun `ganagerie bench report`") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror})") from None
+    problem = _shape_problem(results)
+    if problem:
+        raise UsageError(f"{path} is not a ganagerie results file ({problem}); restore it or rerun "
+                         "`ganagerie bench report`")
+    return results
+
+
+_FIELDS = {"suite": dict, "options": dict, "threads": int, "environment": dict, "runs": list,
+           "datasets": dict, "content_hash": str}
+
+
+def _shape_problem(results: Any) -> str | None:
+    if not isinstance(results, dict):
+        return "not a JSON object"
+    for key, kind in _FIELDS.items():
+        if not isinstance(results.get(key), kind):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    if not all(isinstance(results["suite"].get(k), str) for k in ("name", "origin", "source")):
+        return "'suite' lacks name, origin or source"
+    for i, run in enumerate(results["runs"]):
+        try:
+            RunSpec.from_json(run)
+        except UsageError as exc:
+            return f"runs[{i}]: {exc}"
+        if not all(k in run for k in COMPARED):
+            return f"runs[{i}] lacks one of {', '.join(COMPARED)}"
+    return None
 
 
 def select_runs(recorded: list[dict[str, Any]], patterns: Sequence[str]) -> list[dict[str, Any]]:
@@ -61,22 +93,29 @@ def verify(
     Returns the differences (one line each; empty when everything matches), the
     directory the runs were made in, and how many runs were checked.
     """
+    report_dir = Path(report_dir)
     results = load_results(report_dir)
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    recorded_problems = check_recorded(report_dir, results, registry)
     chosen = select_runs(results["runs"], runs)
     specs = [RunSpec.from_json(r) for r in chosen]
     if any(s.config["device"] != "cpu" for s in specs) and not torch.cuda.is_available():
         raise UsageError("these runs were made on a GPU and this machine has none; verify them "
                          "on the same device type")
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="ganagerie-verify-"))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give an empty directory")
     if (out / PLAN_FILE).exists():
         raise UsageError(f"{out} already holds a benchmark; give an empty --out")
-    write_json(out / PLAN_FILE, {"format": PLAN_FORMAT, "suite": results["suite"],
-                                 "options": results["options"], "threads": results["threads"],
-                                 "environment": results["environment"],
-                                 "runs": [s.as_json() for s in specs]})
-    executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
-    execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}")
-    differences = []
+    with bench_lock(out):
+        write_json(out / PLAN_FILE, {"format": PLAN_FORMAT, "suite": results["suite"],
+                                     "options": results["options"], "threads": results["threads"],
+                                     "environment": results["environment"],
+                                     "runs": [s.as_json() for s in specs]})
+        executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
+        execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}")
+    differences = list(recorded_problems)
     for old, spec in zip(chosen, specs):
         new = run_record(out, spec)
         for key in COMPARED:
@@ -84,6 +123,39 @@ def verify(
                 differences.append(f"{spec.key}: {key} {_show(old[key])} recorded, "
                                    f"{_show(new[key])} now")
     return differences, out, len(specs)
+
+
+def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry | None) -> list[str]:
+    """What in a report directory disagrees with its own runs: the summary over seeds, the
+    content hash, report.md/html (their text; figures are not checked) and, where the run
+    directories are there, each run's files (eval.json, metrics.jsonl, status.json)."""
+    problems = []
+    suite = parse_suite(results["suite"]["source"], results["suite"]["origin"])
+    if _show(summarize(results["runs"], suite, registry)) != _show(results["datasets"]):
+        problems.append("results.json: the summary over seeds ('datasets') is not what its runs give")
+    if content_hash(results) != results["content_hash"]:
+        problems.append(f"results.json: content_hash {results['content_hash']} recorded, "
+                        f"{content_hash(results)} computed from its runs")
+    text = build(results, None)
+    title = f"ganagerie benchmark: {results['suite']['name']}"
+    for name, render, strip in (("report.md", to_markdown, text_of_markdown),
+                                ("report.html", lambda b: to_html(b, title), text_of_html)):
+        try:
+            written = (report_dir / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            problems.append(f"{name}: missing or unreadable")
+            continue
+        if strip(written) != strip(render(text)):
+            problems.append(f"{name}: its text is not what results.json gives")
+    for run in results["runs"]:
+        spec = RunSpec.from_json(run)
+        if (report_dir / "runs" / spec.key).is_dir():
+            on_disk = run_record(report_dir, spec)
+            for key in COMPARED:
+                if on_disk[key] != run[key]:
+                    problems.append(f"{spec.key}: {key} {_show(run[key])} in results.json, "
+                                    f"{_show(on_disk[key])} in its run directory")
+    return problems
 
 
 def _show(value: Any) -> str:

@@ -65,17 +65,24 @@ class Trainer(StepRunner):
                                      cfg.betas_g)
         self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d,
                                      cfg.betas_d)
+        self.optimizer_g, self.optimizer_d, self.n_critic = self.opt_g, self.opt_d, cfg.n_critic
         try:
             self.source = TensorSource(self.dataset.load("train").x, cfg.batch_size,
                                        derive_seed(cfg.seed, "data"), self.device)
         except ValueError as exc:
             raise UsageError(f"{exc}; pass a smaller --batch-size") from None
         self.last_real = self.source.data[: cfg.batch_size]
+        self.step = 0
+        try:  # a transform that cannot take this run's batches (PacGAN's m must divide them) fails now
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                self.seen_by_d(self.last_real)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         preview = torch.Generator().manual_seed(derive_seed(cfg.seed, "eval-noise"))
         self.preview_noise = self.G.sample_noise(cfg.n_preview, generator=preview)
         self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens),
                            "g_loss", *(f"g/{n}" for n, _ in self.g_pens)])
-        self.step = 0
 
     # -- the step: reads top to bottom; no host sync, no plugin-manager call -----------
 

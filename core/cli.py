@@ -7,6 +7,7 @@ not load torch and the plugins (startup time, not import cycles).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -111,8 +112,21 @@ def plugins_cmd(as_json: bool) -> None:
 def train_cmd(ctx: click.Context, **kw) -> None:
     """Train one GAN run and write its run directory."""
     from .config import load_config, resolve_config
-    from .train.trainer import train
+    from .train.rundir import RunDir
+    from .train.trainer import train, with_steps
 
+    # where data lives and whether it may be downloaded: the command line or the environment only
+    if kw["data_root"] is not None:
+        if not kw["data_root"].strip():
+            raise UsageError("--data-root is empty; give the directory that holds the data")
+        os.environ["GANAGERIE_DATA"] = kw["data_root"]
+    if kw["download"]:
+        os.environ["GANAGERIE_DOWNLOAD"] = "1"
+    for flag in ("variant", "dataset", "loss", "arch", "device", "eval_metrics"):
+        if kw[flag] is not None and not kw[flag].strip():
+            raise UsageError(f"--{flag.replace('_', '-')} is empty; give a value or leave the flag out")
+    if kw["out"] is not None and not str(kw["out"]).strip():
+        raise UsageError("--out is empty; give the run directory to write")
     registry = _registry()
     given = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     if kw["resume"]:
@@ -128,7 +142,7 @@ def train_cmd(ctx: click.Context, **kw) -> None:
             raise UsageError(f"nothing to resume in {kw['out']}: it has no config.json")
         cfg = load_config(cfg_path)
         if kw["steps"] is not None:
-            cfg.steps = kw["steps"]
+            cfg = with_steps(cfg, kw["steps"], RunDir(kw["out"]))
     elif kw["config_file"] is not None:
         extra = given - {"config_file", "out", "quiet", "data_root", "download"}
         if extra:
@@ -138,11 +152,6 @@ def train_cmd(ctx: click.Context, **kw) -> None:
     else:
         if not kw["dataset"]:
             raise UsageError("train needs --dataset NAME (ganagerie list datasets)")
-        ds_opts = {}
-        if kw["data_root"]:
-            ds_opts["root"] = kw["data_root"]
-        if kw["download"]:
-            ds_opts["download"] = True
         cfg = resolve_config(
             registry,
             dataset=kw["dataset"],
@@ -154,7 +163,6 @@ def train_cmd(ctx: click.Context, **kw) -> None:
                        "device": kw["device"], "eval_every": kw["eval_every"],
                        "eval_metrics": kw["eval_metrics"], "eval_samples": kw["eval_samples"]},
             sets=kw["sets"],
-            dataset_options=ds_opts,
         )
     out = kw["out"] or Path("runs") / f"{cfg.dataset.name}-{cfg.variant or cfg.loss.name}-s{cfg.seed}"
     result = train(cfg, registry, out, resume=kw["resume"], progress=False if kw["quiet"] else None)

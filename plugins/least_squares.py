@@ -7,11 +7,11 @@ its samples), on D's raw (linear) output::
     D minimises  1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]
     G minimises  1/2 E[(D(G(z)) - c)^2]
 
-The defaults a=0, b=c=1 are the paper's 0-1 coding (eq. 9), the one its experiments use;
+The defaults a=0, b=c=1 are the paper's 0-1 coding (eq. 9), the one its code trains with;
 a=-1, b=1, c=0 (eq. 8, b - c = 1 and b - a = 2) is the form under which minimising the
 objective minimises the Pearson chi^2 divergence. The ``lsgan`` preset trains with the
-paper's optimiser: Adam with beta1 0.5 and learning rate 1e-3 for LSGAN (2e-4 for its
-DCGAN baselines; sec. 4.1, and ``train_lsun.py`` of the authors' code).
+optimiser of the authors' scene-generation code (``train_lsun.py``): Adam on both sides with
+learning rate 1e-3 and beta1 0.5 (beta2 0.999, TensorFlow's default), not DCGAN's 2e-4.
 """
 
 from __future__ import annotations

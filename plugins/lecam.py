@@ -1,5 +1,5 @@
 """LeCam regularization (Tseng, Jiang, Liu, Yang & Yang 2021, "Regularizing Generative
-Adversarial Networks under Limited Data", CVPR; eq. 3).
+Adversarial Networks under Limited Data", CVPR).
 
 The discriminator's outputs are anchored to moving averages of its past outputs on the
 other kind of data::
@@ -7,10 +7,11 @@ other kind of data::
     R_LC = E_x[ ||D(x) - alpha_F||^2 ] + E_z[ ||D(G(z)) - alpha_R||^2 ]
 
 added to D's loss with weight lambda, where alpha_R and alpha_F are exponential moving
-averages (decay 0.99) of D's mean output on real and on generated batches. The paper shows
+averages of D's mean output on real and on generated batches (decay 0.99, the value of the
+authors' StyleGAN2 code; their BigGAN code leaves its class default, 0.9). The paper shows
 the regularised objective relates to the LeCam divergence, more robust than the
 Jensen-Shannon one when data is scarce. lambda = 0.3 is the value of the authors' BigGAN
-CIFAR-10/100 scripts (``--LC 0.3``); their StyleGAN2 scripts use much smaller ones.
+CIFAR-10 scripts (``--LC 0.3``); their StyleGAN2 scripts use much smaller ones.
 
 ``one_sided=True`` is the form of both released implementations: only D(x) above alpha_F
 and D(G(z)) below alpha_R pay, max(0, D(x) - alpha_F)^2 + max(0, alpha_R - D(G(z)))^2.
@@ -22,6 +23,12 @@ after t updates, as the StyleGAN2 release does (the BigGAN release instead track
 plain value for its first 1000 iterations and starts the penalty after them). They live
 on D's device and are updated in place under no_grad: no host sync. The biased averages
 and t are the technique's state (in the checkpoint); alpha_real and alpha_fake are logged.
+
+The ``lecam`` preset is the training setting of the authors' BigGAN CIFAR scripts around
+the regularizer: hinge loss, spectral norm in G and D, 4 D steps per G step, Adam with
+lr 2e-4 and betas (0, 0.999) on both sides, lambda 0.3. It leaves out what this project
+does not have or sets elsewhere: the BigGAN architecture, DiffAugment, batch size 50 and the
+generator EMA (decay 0.9999 from iteration 1000; add ``--reg ema:decay=0.9999``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """R1 and R2 gradient penalties (Mescheder, Geiger & Nowozin 2018, "Which Training Methods for
-GANs do actually Converge?", ICML, sec. 4.1).
+GANs do actually Converge?", ICML; its "simplified gradient penalties").
 
 The discriminator pays for the squared norm of its input gradient on real data (R1) or on
 generated data (R2)::
@@ -23,6 +23,10 @@ the samples after the run's input transforms, the same tensors as ``real``/``fak
 when there are none): the paper penalises D's own input gradient. (StyleGAN2-ADA instead
 differentiates through the augmentation, with respect to the un-augmented image.) It
 costs one more forward and a double backward through D.
+
+The ``r1-gan`` preset is the paper's image setting (the ``configs/`` of its code): the
+non-saturating loss, R1 with gamma = 10, one D step per G step, RMSProp with lr 1e-4 on both
+sides, and the generator's weights averaged with decay 0.999 for sampling.
 """
 
 from __future__ import annotations
@@ -69,7 +73,26 @@ class R2(_InputGradientPenalty):
     side = "fake"
 
 
+def r1_gan() -> dict:
+    """Non-saturating loss + R1 10, RMSProp lr 1e-4, 1 D step, G averaged 0.999 (Mescheder et al. 2018)."""
+    return {
+        "loss": "non-saturating",
+        "regularizers": [{"name": "r1", "options": {"gamma": 10.0}},
+                         {"name": "ema", "options": {"decay": 0.999}}],
+        "n_critic": 1,
+        "optimizer_g": "rmsprop",
+        "optimizer_d": "rmsprop",
+        "lr_g": 1e-4,
+        "lr_d": 1e-4,
+    }
+
+
 @hookimpl
 def register_regularizers(register):
     register("r1", R1)
     register("r2", R2)
+
+
+@hookimpl
+def register_variants(register):
+    register("r1-gan", r1_gan)

@@ -69,7 +69,7 @@ class RelativisticLoss(_Relativistic):
 
 
 class RelativisticAverageLoss(_Relativistic):
-    """Relativistic average GAN (RaSGAN): each score against the other kind's mean (Jolicoeur-Martineau 2018)."""
+    """Relativistic average GAN (RaSGAN): scores against the other kind's mean (Jolicoeur-Martineau 2018)."""
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return self.f(real_out - fake_out.mean()).mean() + self.f(real_out.mean() - fake_out).mean()

@@ -1,7 +1,10 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision, read from ``root``.
+"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision.
 
-Nothing is downloaded unless the user asks (``--download``); without the files the
-error names the flags to use. Images are scaled to [-1, 1] and held in memory.
+Where the files are and whether they may be downloaded come only from the command line
+(``--data-root``, ``--download``) or the environment (``GANAGERIE_DATA``,
+``GANAGERIE_DOWNLOAD=1``), never from a config, suite or results file that someone else
+wrote. Nothing is downloaded unless the user asks; without the files the error names the
+flags to use. Images are scaled to [-1, 1] and held in memory.
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ from ganagerie.components import Dataset, DataSplit
 from ganagerie.errors import UsageError
 
 
-def default_root() -> str:
-    return os.environ.get("GANAGERIE_DATA", str(Path("~/.cache/ganagerie/data").expanduser()))
+def data_root() -> str:
+    return str(Path(os.environ.get("GANAGERIE_DATA", "~/.cache/ganagerie/data")).expanduser())
+
+
+def may_download() -> bool:
+    return os.environ.get("GANAGERIE_DOWNLOAD", "") not in ("", "0")
 
 
 class TorchvisionImages(Dataset):
     """A torchvision image dataset held in memory as floats in [-1, 1]."""
 
-    def __init__(self, title: str, cls_name: str, shape, root: str, download: bool):
+    def __init__(self, title: str, cls_name: str, shape):
         self.title, self.cls_name = title, cls_name
         self.shape = tuple(shape)
         self.num_classes = 10
-        self.root = str(Path(root).expanduser()) if root else default_root()
-        self.download = download
+        self.root = data_root()
+        self.download = may_download()
         self._cache: dict[str, DataSplit] = {}
 
     def load(self, split: str = "train") -> DataSplit:
@@ -66,19 +73,19 @@ class TorchvisionImages(Dataset):
         return DataSplit(x, y)
 
 
-def mnist(root: str = "", download: bool = False) -> TorchvisionImages:
+def mnist() -> TorchvisionImages:
     """MNIST handwritten digits, 28x28 grey (LeCun et al. 1998); needs the files or --download."""
-    return TorchvisionImages("MNIST", "MNIST", (1, 28, 28), root, download)
+    return TorchvisionImages("MNIST", "MNIST", (1, 28, 28))
 
 
-def fashion_mnist(root: str = "", download: bool = False) -> TorchvisionImages:
+def fashion_mnist() -> TorchvisionImages:
     """Fashion-MNIST, 28x28 grey (Xiao et al. 2017); needs the files or --download."""
-    return TorchvisionImages("Fashion-MNIST", "FashionMNIST", (1, 28, 28), root, download)
+    return TorchvisionImages("Fashion-MNIST", "FashionMNIST", (1, 28, 28))
 
 
-def cifar10(root: str = "", download: bool = False) -> TorchvisionImages:
+def cifar10() -> TorchvisionImages:
     """CIFAR-10, 32x32 colour (Krizhevsky 2009); needs the files or --download."""
-    return TorchvisionImages("CIFAR-10", "CIFAR10", (3, 32, 32), root, download)
+    return TorchvisionImages("CIFAR-10", "CIFAR10", (3, 32, 32))
 
 
 @hookimpl

@@ -2,10 +2,11 @@
 
 import pytest
 import torch
+from test_cli import SMALL_2D
 from torch import nn
 
 from ganagerie.components import Discriminator, DStep
-from ganagerie.plugins.gradient_penalty import GradientPenalty
+from ganagerie.plugins.gradient_penalty import GradientPenalty, LipschitzPenalty
 
 
 class LinearCritic(Discriminator):
@@ -64,3 +65,44 @@ def test_negative_weight_is_rejected(registry):
 
     with pytest.raises(UsageError, match="weight must be >= 0"):
         registry.create("regularizer", "gradient-penalty", {"weight": -1})
+
+
+@pytest.mark.parametrize("w, two_sided, one_sided, zero_centred", [
+    # |w| = 0.5: (0.5 - 1)^2 = 0.25 -> 2.5; nothing one-sided; 0.5^2 = 0.25 -> 2.5
+    ([0.3, 0.4], 2.5, 0.0, 2.5),
+    # |w| = 5: (5 - 1)^2 = 16 -> 160 on both sides of the target; 5^2 = 25 -> 250
+    ([3.0, 4.0], 160.0, 160.0, 250.0),
+])
+def test_one_sided_and_zero_centred_variants_by_hand(w, two_sided, one_sided, zero_centred):
+    step = step_for(LinearCritic(w), torch.randn(16, 2), torch.randn(16, 2))
+    assert GradientPenalty().d_penalty(step).item() == pytest.approx(two_sided, rel=1e-5)
+    assert GradientPenalty(one_sided=True).d_penalty(step).item() == pytest.approx(one_sided, rel=1e-5)
+    assert LipschitzPenalty().d_penalty(step).item() == pytest.approx(one_sided, rel=1e-5)
+    assert GradientPenalty(target=0.0).d_penalty(step).item() == pytest.approx(zero_centred, rel=1e-5)
+
+
+def test_lipschitz_penalty_gradient_only_above_the_bound():
+    steep, flat = LinearCritic([3.0, 4.0]), LinearCritic([0.3, 0.4])
+    LipschitzPenalty().d_penalty(step_for(steep, torch.randn(8, 2), torch.randn(8, 2))).backward()
+    LipschitzPenalty().d_penalty(step_for(flat, torch.randn(8, 2), torch.randn(8, 2))).backward()
+    # as for the two-sided penalty above |w| = 5: 20 * 4 * [0.6, 0.8]; nothing below |w| = 1
+    assert steep.lin.weight.grad[0].tolist() == pytest.approx([48.0, 64.0], rel=1e-5)
+    assert flat.lin.weight.grad[0].tolist() == [0.0, 0.0]
+
+
+def test_negative_target_is_rejected(registry):
+    from ganagerie.errors import UsageError
+
+    with pytest.raises(UsageError, match="target .* must be >= 0"):
+        registry.create("regularizer", "gradient-penalty", {"target": -1})
+
+
+def test_wgan_lp_preset_is_wgan_gp_with_the_one_sided_penalty(registry, cli, tmp_path):
+    lp, gp = registry.create("variant", "wgan-lp"), registry.create("variant", "wgan-gp")
+    assert lp.pop("regularizers") == [{"name": "lipschitz-penalty", "options": {"weight": 10.0}}]
+    gp.pop("regularizers")
+    assert lp == gp
+    code, stdout, err = cli("train", "--dataset", "ring8", "--variant", "wgan-lp", "--steps", "10",
+                            "--out", tmp_path / "r", "--quiet", *SMALL_2D)
+    assert code == 0, err
+    assert stdout.startswith("completed at step 10")

@@ -59,5 +59,5 @@ class Progress(Bar):
 
     def show(self, values: dict[str, float], steps_per_s: float) -> None:
         if self._bar is not None:
-            losses = " ".join(f"{k}={v:.3g}" for k, v in values.items())
+            losses = " ".join(f"{k}={v:.3g}" for k, v in values.items() if v is not None)
             self._bar.update(self._task, rate=f"{steps_per_s:.1f} it/s", losses=losses)

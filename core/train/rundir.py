@@ -34,6 +34,10 @@ class RunDir:
         return self.root / "status.json"
 
     @property
+    def checkpoint_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
     def checkpoint(self) -> Path:
         return self.root / "checkpoints" / "last.pt"
 

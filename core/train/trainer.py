@@ -83,6 +83,10 @@ class Trainer(StepRunner):
         self.preview_noise = self.G.sample_noise(cfg.n_preview, generator=preview)
         self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens),
                            "g_loss", *(f"g/{n}" for n, _ in self.g_pens)])
+        # the running log window is part of the state: a resumed run logs the same rows
+        self.window_sums = torch.zeros(len(self.log_names), device=self.device)
+        self.window_n = 0
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
 
     # -- the step: reads top to bottom; no host sync, no plugin-manager call -----------
 
@@ -172,30 +176,31 @@ class Trainer(StepRunner):
     def fit(self, progress: bool | None = None) -> TrainResult:
         cfg, rd = self.cfg, self.rd
         rd.write_status("running", self.step, cfg.steps)
-        last: dict[str, float] = {}
-        status = "completed"
-        sums = torch.zeros(len(self.log_names), device=self.device)
-        n_in_window, t0 = 0, time.perf_counter()
+        last: dict[str, float | None] = {}
+        status, extra = "completed", {}
+        t0 = time.perf_counter()
         with Progress(cfg.steps, start=self.step, enabled=progress, label=rd.root.name) as bar:
             while self.step < cfg.steps:
-                sums += self.train_step()
+                row = self.train_step()
+                self.window_sums += row
+                # the first non-finite step, kept on the device: no host sync per step
+                self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
                 self.step += 1
-                n_in_window += 1
+                self.window_n += 1
                 bar.advance()
                 at_end = self.step == cfg.steps
                 if self.step % cfg.log_every == 0 or at_end:
-                    values = (sums / n_in_window).tolist()  # the only host sync: every log_every
+                    values = (self.window_sums / self.window_n).tolist()  # the host sync of a window
                     elapsed = time.perf_counter() - t0
-                    last = dict(zip(self.log_names, values))
-                    last.update(self.technique_logs())
-                    rate = n_in_window / elapsed if elapsed > 0 else float("nan")
-                    append_jsonl(rd.metrics, {"step": self.step, **last,
-                                              "steps_per_s": rate, "time_s": elapsed})
-                    bar.show(last, rate)
-                    sums.zero_()
-                    n_in_window, t0 = 0, time.perf_counter()
+                    rate = self.window_n / elapsed if elapsed > 0 else None
+                    last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
+                    append_jsonl(rd.metrics, json_row({"step": self.step, **last, "steps_per_s": rate,
+                                                       "time_s": elapsed}))
+                    bar.show(last, rate or 0.0)
+                    self.window_sums.zero_()
+                    self.window_n, t0 = 0, time.perf_counter()
                     if not all(math.isfinite(v) for v in values):
-                        status = "diverged"
+                        status, extra = "diverged", {"diverged_at": int(self.first_bad)}
                         break
                 # before the checkpoint: a resume from it never misses this row
                 if cfg.eval_every and (self.step % cfg.eval_every == 0 or at_end):
@@ -203,11 +208,18 @@ class Trainer(StepRunner):
                     self.evaluate()
                     t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
                 if self.step % cfg.checkpoint_every == 0 or at_end:
+                    if not self.weights_are_finite():  # never checkpoint a broken network
+                        status, extra = "diverged", {"diverged_at": self.step, "reason": "non-finite weights"}
+                        break
                     self.save_checkpoint()
                 if (cfg.sample_every and self.step % cfg.sample_every == 0) or at_end:
                     self.save_samples()
-        rd.write_status(status, self.step, cfg.steps)
+        rd.write_status(status, self.step, cfg.steps, **extra)
         return TrainResult(status, self.step, rd.root, last)
+
+    def weights_are_finite(self) -> bool:
+        nets = [self.G, self.D, self.run.sampling_generator()]
+        return bool(torch.stack([p.isfinite().all() for net in nets for p in net.parameters()]).all())
 
     def evaluate(self) -> dict[str, Any]:
         """Score the sampling generator with the run's metrics; append the row to metrics.jsonl.
@@ -248,6 +260,7 @@ class Trainer(StepRunner):
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "techniques": self.run.technique_state(),
+            "log_window": {"sums": self.window_sums, "n": self.window_n, "first_bad": self.first_bad},
             "source": self.source.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -260,6 +273,10 @@ class Trainer(StepRunner):
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.run.load_technique_state(state.get("techniques") or {})
+        window = state["log_window"]
+        self.window_sums.copy_(window["sums"])
+        self.window_n = int(window["n"])
+        self.first_bad.copy_(window["first_bad"])
         self.source.load_state_dict(state["source"])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
@@ -274,6 +291,25 @@ class Trainer(StepRunner):
         self.load_state_dict(read_checkpoint(self.rd.checkpoint, self.device))
         rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
         write_jsonl(self.rd.metrics, rows)
+
+
+def json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics row as strict JSON: a non-finite value is written as null and named in
+    ``nonfinite``."""
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not bad:
+        return row
+    return {**{k: None if k in bad else v for k, v in row.items()}, "nonfinite": bad}
+
+
+def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:
+    """The run's config with the step count of a ``--resume``: checked like any config, and
+    never below the step the run has reached."""
+    done = rd.read_status().get("step", 0)
+    if isinstance(done, int) and steps < done:
+        raise UsageError(f"--steps {steps} is below step {done}, which the run in {rd.root} has "
+                         f"reached; give --steps {done} or more")
+    return RunConfig.from_dict({**cfg.to_dict(), "steps": steps})
 
 
 def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
@@ -298,7 +334,7 @@ def train(
     rd = RunDir(Path(out))
     if rd.root.exists() and not rd.root.is_dir():
         raise UsageError(f"--out {rd.root} is a file; choose a directory")
-    if not resume and rd.config.exists():
+    if not resume and (rd.config.exists() or rd.checkpoint_dir.exists() or rd.metrics.exists()):
         raise UsageError(
             f"{rd.root} already holds a run; pass --resume to continue it or choose another --out"
         )
@@ -315,6 +351,8 @@ def train(
 def _prepare_run_dir(rd: RunDir) -> None:
     try:
         rd.root.mkdir(parents=True, exist_ok=True)
+        for stale in [*rd.root.glob(".*.tmp"), *rd.checkpoint_dir.glob(".*.tmp")]:
+            stale.unlink()  # left by a process killed while writing
         probe = rd.root / ".write-test"
         probe.write_text("")
         probe.unlink()

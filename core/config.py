@@ -110,6 +110,12 @@ def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise UsageError("a run config must be a JSON object")
     data = dict(data)
+    if ("n_samples" in data or "ema_decay" in data) and isinstance(data.get("dataset"), Mapping):
+        # 0.1 recorded where data lives; that now comes only from the command line or environment
+        options = data["dataset"].get("options")
+        if isinstance(options, Mapping):
+            data["dataset"] = {**data["dataset"], "options": {
+                k: v for k, v in options.items() if k not in ("root", "download")}}
     if "n_samples" in data and "n_preview" not in data:
         data["n_preview"] = data.pop("n_samples")
     if "ema_decay" in data:

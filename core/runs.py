@@ -15,7 +15,8 @@ from .evaluation.score import evaluate_generator
 from .files import write_json
 from .registry import Registry
 from .train.build import build_run
-from .train.rundir import RunDir, read_checkpoint
+from .train.checkpoint import read_checkpoint
+from .train.rundir import RunDir
 from .train.samples import save_samples
 
 EVAL_FILE = "eval.json"
@@ -32,10 +33,18 @@ def load_generator(
     device = device or ("cpu" if not torch.cuda.is_available() else cfg.device)
     state = read_checkpoint(rd.checkpoint, device)
     run = build_run(cfg, registry, device)
-    run.generator.load_state_dict(state["generator"])
-    run.discriminator.load_state_dict(state["discriminator"])
-    run.load_technique_state(state.get("techniques") or {})
-    return cfg, run.dataset, run.sampling_generator().eval()
+    try:
+        run.generator.load_state_dict(state["generator"])
+        run.discriminator.load_state_dict(state["discriminator"])
+        run.load_technique_state(state.get("techniques") or {})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UsageError(f"{rd.checkpoint} does not fit the run's config ({type(exc).__name__}); was "
+                         "config.json edited? rerun the run into a new --out") from None
+    generator = run.sampling_generator().eval()
+    if not all(bool(p.isfinite().all()) for p in generator.parameters()):
+        raise UsageError(f"the generator of {rd.root} has non-finite weights (the run diverged); "
+                         "there is nothing to sample or evaluate")
+    return cfg, run.dataset, generator
 
 
 def sample_run(

@@ -94,30 +94,31 @@ class ADA(Technique):
         b, dev = x.shape[0], x.device
         p = self.p.to(dev)
 
-        def applied() -> Tensor:  # whether each sample gets this operation
-            return torch.rand(b, device=dev) < p
+        def gated(new: Tensor, old: Tensor) -> Tensor:
+            """``new`` for the samples drawn with probability p, ``old`` (exactly) for the rest."""
+            return torch.where((torch.rand(b, device=dev) < p).view(-1, 1, 1, 1), new, old)
 
         def gaussian(std: float) -> Tensor:
             return torch.randn(b, device=dev, dtype=x.dtype) * std
 
+        def shift(side: int) -> Tensor:
+            return ((torch.rand(b, device=dev) * 2 - 1) * (0.125 * side)).round().long()
+
         for name in self.ops:
             if name == "flip":
-                x = aug.flip(x, applied() & (torch.rand(b, device=dev) < 0.5))
+                x = gated(aug.flip(x, torch.rand(b, device=dev) < 0.5), x)
             elif name == "rotate90":
-                x = aug.rotate90(x, torch.randint(0, 4, (b,), device=dev) * applied())
+                x = gated(aug.rotate90(x, torch.randint(0, 4, (b,), device=dev)), x)
             elif name == "translation":
-                side = torch.tensor([x.shape[2], x.shape[3]], device=dev, dtype=x.dtype)
-                t = ((torch.rand(b, 2, device=dev, dtype=x.dtype) * 2 - 1) * 0.125 * side).round()
-                t = (t * applied()[:, None]).long()
-                x = aug.translate(x, t[:, 0], t[:, 1], padding="reflect")
+                x = gated(aug.translate(x, shift(x.shape[2]), shift(x.shape[3]), padding="reflect"), x)
             elif name == "brightness":
-                x = aug.brightness(x, gaussian(0.2) * applied())
+                x = gated(aug.brightness(x, gaussian(0.2)), x)
             elif name == "contrast":
-                x = aug.contrast(x, torch.where(applied(), torch.exp2(gaussian(0.5)), 1.0), center=0.0)
+                x = gated(aug.contrast(x, torch.exp2(gaussian(0.5)), center=0.0), x)
             elif name == "saturation":
-                x = aug.saturation(x, torch.where(applied(), torch.exp2(gaussian(1.0)), 1.0))
+                x = gated(aug.saturation(x, torch.exp2(gaussian(1.0))), x)
             elif name == "cutout":
-                x = torch.where(applied().view(-1, 1, 1, 1), aug.random_cutout(x), x)
+                x = gated(aug.random_cutout(x), x)
         return x
 
     def after_d_step(self, step: DStep) -> None:
@@ -125,10 +126,11 @@ class ADA(Technique):
         self.sign_sum = self.sign_sum.to(out.device) + out.sign().sum()
         self.n_signs += out.numel()
         self.updates += 1
-        if self.adaptive and self.updates % self.interval == 0:
-            self.r_t = self.sign_sum / self.n_signs
-            delta = torch.sign(self.r_t - self.target) * (self.n_signs / (self.ada_kimg * 1000))
-            self.p = (self.p.to(out.device) + delta).clamp(0.0, 1.0)
+        if self.updates % self.interval == 0:
+            self.r_t = self.sign_sum / self.n_signs  # measured with a fixed p too, for the log
+            if self.adaptive:
+                step_size = self.n_signs / (self.ada_kimg * 1000)
+                self.p = (self.p.to(out.device) + torch.sign(self.r_t - self.target) * step_size).clamp(0, 1)
             self.sign_sum = torch.zeros_like(self.sign_sum)
             self.n_signs = 0
             self.adjustments += 1

@@ -93,7 +93,7 @@ def test_rerun_skips_finished_runs_and_adds_new_seeds(tmp_path, registry):
     suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
     out = tmp_path / "out"
     first = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
-    ckpt = out / "runs" / "ring8" / "vanilla" / "seed-0" / "checkpoints" / "last.pt"
+    ckpt = out / "runs" / "ring8" / "vanilla" / "seed-0" / "checkpoints" / "last.json"
     before = ckpt.stat().st_mtime_ns
     again = run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
     assert [o.reused for o in first] == [False]
@@ -192,7 +192,7 @@ def test_kill_9_mid_suite_then_rerun_completes_every_run_once_with_identical_res
     assert workers and not any(_alive(w) for w in workers)
     finished = [p for p in out.glob("runs/*/*/*/status.json")
                 if json.loads(p.read_text()).get("status") == "completed"]
-    midway = [p for p in out.glob("runs/*/*/*/checkpoints/last.pt")
+    midway = [p for p in out.glob("runs/*/*/*/checkpoints/last.json")
               if p.parents[1] / "status.json" not in finished]
     # how far the other runs got depends on the machine's load: half-done ones are usual, not certain
     assert finished and len(finished) + len(midway) <= 4

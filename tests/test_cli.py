@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganagerie import __version__
 from ganagerie.files import read_jsonl
-from ganagerie.train.rundir import read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
 
 SMALL_2D = ["--set", "arch.g_width=32", "--set", "arch.d_width=32", "--set", "dataset.n=2000"]
 
@@ -26,7 +26,7 @@ def test_wgan_gp_on_ring8_writes_the_run_directory(cli, tmp_path):
     assert cfg["variant"] == "wgan-gp" and cfg["steps"] == 300
     rows = read_jsonl(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(50, 301, 50))
-    assert read_checkpoint(out / "checkpoints" / "last.pt")["step"] == 300
+    assert read_checkpoint(out / "checkpoints" / "last.json")["step"] == 300
     assert (out / "samples" / "step_0000300.png").exists()
 
 
@@ -63,8 +63,8 @@ def test_resume_from_the_cli_matches_an_uninterrupted_run(cli, tmp_path):
     assert cli("train", *common, "--steps", "100", "--out", tmp_path / "part")[0] == 0
     code, _, err = cli("train", "--resume", "--out", tmp_path / "part", "--steps", "200", "--quiet")
     assert code == 0, err
-    a = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
-    b = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    a = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")
+    b = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
     assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
     # a config.json alone reproduces a run
     code, _, _ = cli("train", "--config", tmp_path / "full" / "config.json",

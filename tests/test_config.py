@@ -12,7 +12,7 @@ def test_variant_preset_is_expanded_and_defaults_filled(registry):
     cfg = resolve_config(registry, dataset="ring8", variant="wgan-gp")
     assert cfg.loss.name == "wasserstein"
     assert [r.name for r in cfg.regularizers] == ["gradient-penalty"]
-    assert cfg.regularizers[0].options == {"weight": 10.0, "target": 1.0}
+    assert cfg.regularizers[0].options == {"weight": 10.0, "target": 1.0, "one_sided": False}
     assert cfg.n_critic == 5 and cfg.lr_d == 1e-4 and tuple(cfg.betas_d) == (0.0, 0.9)
     assert cfg.arch.name == "mlp" and cfg.arch.options["latent_dim"] == 2
     assert cfg.dataset.options == {"n": 100_000, "seed": 0}
@@ -58,7 +58,7 @@ def test_config_round_trips_through_json(registry):
     ({"sets": ["lr_d"]}, "write key=value"),
     ({"sets": ["ema_decay=0.9"]}, "unknown key .ema_decay."),
     ({"loss": "hingee"}, "did you mean 'hinge'"),
-    ({"variant": "wgan"}, "unknown variant 'wgan'"),
+    ({"variant": "wgan-xy"}, "unknown variant 'wgan-xy'"),
     ({"arch": "mlp:width=3"}, "unknown option 'width' for architecture 'mlp'"),
     ({"overrides": {"device": "tpu"}}, "device must be"),
 ])

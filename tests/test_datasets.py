@@ -43,14 +43,15 @@ def test_digits_are_scaled_and_split(registry):
 
 @pytest.mark.parametrize("name, shape", [("mnist", (1, 28, 28)), ("fashion-mnist", (1, 28, 28)),
                                          ("cifar10", (3, 32, 32))])
-def test_torchvision_datasets_fail_clearly_offline(registry, tmp_path, name, shape):
-    ds = registry.create("dataset", name, {"root": str(tmp_path)})
+def test_torchvision_datasets_fail_clearly_offline(registry, tmp_path, name, shape, monkeypatch):
+    monkeypatch.setenv("GANAGERIE_DATA", str(tmp_path))
+    ds = registry.create("dataset", name)
     assert ds.shape == shape
     with pytest.raises(UsageError, match="--download"):
         ds.load("train")
 
 
-def test_mnist_reads_files_from_root(registry, tmp_path):
+def test_mnist_reads_files_from_root(registry, tmp_path, monkeypatch):
     # the raw IDX files torchvision reads, written by hand: no download
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -63,7 +64,8 @@ def test_mnist_reads_files_from_root(registry, tmp_path):
             + (28).to_bytes(4, "big") + images.numpy().tobytes())
         (raw / f"{split}-labels-idx1-ubyte").write_bytes(
             (2049).to_bytes(4, "big") + count.to_bytes(4, "big") + labels.numpy().tobytes())
-    split = registry.create("dataset", "mnist", {"root": str(tmp_path)}).load("train")
+    monkeypatch.setenv("GANAGERIE_DATA", str(tmp_path))
+    split = registry.create("dataset", "mnist").load("train")
     assert split.x.shape == (n, 1, 28, 28)
     expected = images.float() / 127.5 - 1
     assert torch.allclose(split.x[:, 0], expected)

@@ -9,7 +9,7 @@ from test_trainer import losses
 from ganagerie.components import DStep
 from ganagerie.errors import UsageError
 from ganagerie.plugins.lecam import LeCam
-from ganagerie.train.rundir import read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
 
 
 def outputs(real, fake, grad=False):
@@ -73,8 +73,8 @@ def test_bad_options_are_rejected(registry):
 
 def test_a_run_checkpoints_the_averages_logs_them_and_resumes_bit_identically(registry, tmp_path):
     assert_resume_is_bit_identical(registry, tmp_path, 20, variant="vanilla", regularizers=["lecam"])
-    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["techniques"]["lecam"]
-    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["techniques"]["lecam"]
+    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")["techniques"]["lecam"]
+    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")["techniques"]["lecam"]
     assert full["updates"] == part["updates"] == 20  # one D update per step
     assert torch.equal(full["ema_real"], part["ema_real"])
     assert torch.equal(full["ema_fake"], part["ema_fake"])

@@ -15,7 +15,7 @@ from ganagerie.components import Loss, Technique
 from ganagerie.config import RunConfig, resolve_config
 from ganagerie.errors import UsageError
 from ganagerie.plugin_loader import load_plugins
-from ganagerie.train.rundir import read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.trainer import Trainer, train
 
 TINY = ["arch.g_width=16", "arch.d_width=16", "arch.g_depth=2", "arch.d_depth=2",
@@ -156,8 +156,8 @@ def assert_resumes_bit_identically(reg, tmp_path, steps=100, **kw):
     train(cfg_for(reg, steps, **kw), reg, tmp_path / "whole", progress=False)
     train(cfg_for(reg, steps // 2, **kw), reg, tmp_path / "part", progress=False)
     train(cfg_for(reg, steps, **kw), reg, tmp_path / "part", resume=True, progress=False)
-    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
-    b = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.json")
+    b = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
     assert a["step"] == b["step"] == steps
     for key in ("generator", "discriminator"):
         for name, t in a[key].items():
@@ -286,7 +286,6 @@ def test_optimizer_and_prior_come_from_the_config(reg, tmp_path):
 
 
 def test_old_checkpoints_are_refused_with_a_message(reg, tmp_path):
-    path = tmp_path / "last.pt"
-    torch.save({"format": 1, "step": 3}, path)
+    torch.save({"format": 1, "step": 3}, tmp_path / "last.pt")
     with pytest.raises(UsageError, match="ganagerie 0.1"):
-        read_checkpoint(path)
+        read_checkpoint(tmp_path / "last.json")

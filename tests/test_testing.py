@@ -89,7 +89,7 @@ def _broken_registry():
     ("regularizer", "counting", "resumes to the same weights"),
     ("regularizer", "leaky", "leaks gradient into the other network"),
     ("regularizer", "detaching", "not differentiable"),
-    ("regularizer", "pickled", "state_dict holds what a checkpoint cannot load"),
+    ("regularizer", "pickled", "state_dict holds what a checkpoint cannot hold"),
     ("loss", "per-sample", "not a scalar"),
 ])
 def test_the_kit_finds_the_defect_of_a_broken_component(kind, name, defect):

@@ -10,7 +10,8 @@ from test_trainer import losses, tiny
 from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
 from ganagerie.plugins.top_k import TopK
-from ganagerie.train.rundir import RunDir, read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
+from ganagerie.train.rundir import RunDir
 from ganagerie.train.trainer import Trainer, train
 
 
@@ -21,8 +22,8 @@ def assert_resume_is_bit_identical(registry, tmp_path, steps, **kw):
     train(tiny(registry, steps // 2, extra=extra, **kw), registry, tmp_path / "part", progress=False)
     train(tiny(registry, steps, extra=extra, **kw), registry, tmp_path / "part", resume=True,
           progress=False)
-    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
-    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")
+    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
     assert full["step"] == part["step"] == steps
     for key in ("generator", "discriminator"):
         for name, tensor in full[key].items():

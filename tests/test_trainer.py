@@ -6,7 +6,8 @@ import torch
 
 from ganagerie.config import resolve_config
 from ganagerie.files import read_jsonl
-from ganagerie.train.rundir import RunDir, read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
+from ganagerie.train.rundir import RunDir
 from ganagerie.train.trainer import Trainer, train
 
 TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
@@ -44,8 +45,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(registry, tmp_pat
     assert cfg["steps"] == 30
     resumed = tiny(registry, 60, extra=extra, regularizers=ema)
     train(resumed, registry, tmp_path / "part", resume=True, progress=False)
-    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
-    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")
+    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
     assert full["step"] == part["step"] == 60
     full["ema"] = full["techniques"]["ema"]["average"]
     part["ema"] = part["techniques"]["ema"]["average"]

@@ -10,7 +10,7 @@ from torch import nn
 from ganagerie.components import Discriminator, DStep
 from ganagerie.errors import UsageError
 from ganagerie.plugins.weight_clipping import WeightClipping
-from ganagerie.train.rundir import read_checkpoint
+from ganagerie.train.checkpoint import read_checkpoint
 
 
 class LinearCritic(Discriminator):
@@ -46,7 +46,7 @@ def test_wgan_preset_is_algorithm_1(registry):
 
 def test_a_wgan_run_keeps_every_critic_weight_within_c_and_resumes(registry, tmp_path):
     assert_resume_is_bit_identical(registry, tmp_path, 20, variant="wgan")
-    weights = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["discriminator"]
+    weights = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")["discriminator"]
     largest = max(t.abs().max().item() for t in weights.values())
     # the default init (about +-1/sqrt(32)) is far outside: clipping acted, and held
     assert largest == pytest.approx(0.01)

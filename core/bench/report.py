@@ -177,7 +177,7 @@ def _curves_picture(label: str, what: str, slug: str,
                                for _, values in rows for n in values))
     if not names:
         return None
-    panels = {n: {v: [[(s, vals[n]) for s, vals in rows if n in vals] for rows in seeds]
+    panels = {n: {v: [[(s, vals[n]) for s, vals in rows if vals.get(n) is not None] for rows in seeds]
                   for v, seeds in rows_by_variant.items()} for n in names}
     return Picture(f"{label}: {what}",
                    plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)"),

@@ -52,8 +52,9 @@ def eval_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
 
 
 def loss_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
-    """Logged losses and penalties ``(step, {name: value})``, without timings or evaluations."""
-    skip = {"step", "eval", "steps_per_s", "time_s"}
+    """Logged losses and penalties ``(step, {name: value})``, without timings or evaluations;
+    a non-finite value (written as null) is None."""
+    skip = {"step", "eval", "steps_per_s", "time_s", "nonfinite"}
     return [(int(r["step"]), {k: v for k, v in r.items() if k not in skip})
             for r in read_jsonl(rd.metrics) if "d_loss" in r]
 
@@ -76,7 +77,7 @@ def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
         "steps": spec.config["steps"],
         "error": status.get("error"),
         # null, not NaN, for a diverged run's last losses: results.json stays strict JSON
-        "final_losses": {k: v if math.isfinite(v) else None
+        "final_losses": {k: v if isinstance(v, (int, float)) and math.isfinite(v) else None
                          for k, v in (losses[-1][1] if losses else {}).items()},
         "metrics": {c: x for c, (_, _, x) in columns.items()},
         "metric_of": {c: m for c, (m, _, _) in columns.items()},

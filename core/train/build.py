@@ -57,9 +57,12 @@ def build_run(
     techniques = [(spec.name, registry.create("regularizer", spec.name, spec.options))
                   for spec in cfg.regularizers]
     shape = d_shape = tuple(dataset.shape)
-    for _, tech in techniques:
+    for name, tech in techniques:
         if implements(tech, "discriminator_shape"):
-            d_shape = tuple(tech.discriminator_shape(d_shape))
+            try:
+                d_shape = tuple(tech.discriminator_shape(d_shape))
+            except ValueError as exc:  # e.g. an image-only technique on vector data
+                raise UsageError(f"regularizer '{name}': {exc}") from None
     arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
     try:
         generator, discriminator = arch.build(shape)

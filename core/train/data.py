@@ -43,6 +43,10 @@ class TensorSource:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        perm, pos, n = state["perm"], int(state["pos"]), self.data.shape[0]
+        is_permutation = perm.shape == (n,) and torch.equal(perm.sort().values.cpu(), torch.arange(n))
+        if not is_permutation or not 0 <= pos <= n:
+            raise ValueError("the saved data order is not a permutation of this dataset")
         self.generator.set_state(state["generator"])
-        self.perm = state["perm"].to(self.data.device)
-        self.pos = int(state["pos"])
+        self.perm = perm.to(self.data.device)
+        self.pos = pos

@@ -14,13 +14,14 @@ from ..components import DStep, GStep, StepRunner, Technique, generator_loss, im
 from ..config import RunConfig
 from ..errors import UsageError
 from ..evaluation.score import evaluate_generator
-from ..files import append_jsonl, read_jsonl, write_json, write_jsonl, write_with
+from ..files import append_jsonl, read_jsonl, write_json, write_jsonl
 from ..registry import Registry
 from ..seeding import derive_seed
 from .build import build_optimizer, build_run
+from .checkpoint import FORMAT, read_checkpoint, save_checkpoint
 from .data import TensorSource
 from .progress import Progress
-from .rundir import CHECKPOINT_FORMAT, RunDir, read_checkpoint
+from .rundir import RunDir
 from .samples import save_samples
 
 
@@ -253,7 +254,7 @@ class Trainer(StepRunner):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "format": CHECKPOINT_FORMAT,
+            "format": FORMAT,
             "step": self.step,
             "generator": self.G.state_dict(),
             "discriminator": self.D.state_dict(),
@@ -284,11 +285,17 @@ class Trainer(StepRunner):
 
     def save_checkpoint(self) -> None:
         state = self.state_dict()
-        write_with(self.rd.checkpoint, lambda fh: torch.save(state, fh))
+        save_checkpoint(self.rd.checkpoint_dir, state, self.step)
 
     def resume(self) -> None:
         """Continue from the last checkpoint; metrics logged after it are dropped."""
-        self.load_state_dict(read_checkpoint(self.rd.checkpoint, self.device))
+        state = read_checkpoint(self.rd.checkpoint, self.device)
+        try:
+            self.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UsageError(f"{self.rd.checkpoint} does not fit this run ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:200]}); was config.json edited? rerun "
+                             "into a new --out") from None
         rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
         write_jsonl(self.rd.metrics, rows)
 

@@ -30,10 +30,9 @@ What this follows, and where it departs:
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from ganagerie import hookimpl
 from ganagerie.components import DStep, Technique
+from torch import Tensor
 
 
 class DraganPenalty(Technique):

@@ -11,7 +11,8 @@ within a mode, mass between modes, unequal weights).
 
 Estimator: the U-statistic, unbiased for E: with n generated samples x and m real ones y,
 
-    2/(n m) sum_ij ||x_i - y_j|| - 1/(n (n-1)) sum_{i!=k} ||x_i - x_k|| - 1/(m (m-1)) sum_{j!=l} ||y_j - y_l||.
+    2/(n m) sum_{i,j} ||x_i - y_j||
+      - 1/(n (n-1)) sum_{i!=k} ||x_i - x_k|| - 1/(m (m-1)) sum_{j!=l} ||y_j - y_l||.
 
 Its mean is 0 when both samples come from one distribution, whatever n and m; it can be
 slightly negative. Székely & Rizzo's two-sample statistic is the V-statistic (divisors n^2
@@ -26,10 +27,9 @@ are computed exactly (no matrix-product shortcut), in float64, in blocks of rows
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from ganagerie import hookimpl
 from ganagerie.components import Dataset, Metric
+from torch import Tensor
 
 BLOCK = 1024
 

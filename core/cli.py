@@ -42,7 +42,8 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("kind", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_cmd(kind: str | None, as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print markdown tables (README's technique table).")
+def list_cmd(kind: str | None, as_json: bool, markdown: bool) -> None:
     """List registered components (losses, regularizers, architectures, datasets, ...)."""
     from .registry import KINDS
 
@@ -58,6 +59,15 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
                for k in kinds for e in sorted(registry.qualified[k].values(), key=lambda e: e.name)]
     if as_json:
         click.echo(json.dumps([{**e.as_json(), "name": shown} for shown, e in entries], indent=2))
+        return
+    if markdown:
+        for k in kinds:
+            rows = [(shown, e) for shown, e in entries if e.kind == k]
+            if rows:
+                click.echo(f"\n**{KINDS[k]}**\n\n| name | what (paper) | plugin |\n|---|---|---|")
+            for shown, e in rows:
+                help_text = e.help.replace("|", "\\|")
+                click.echo(f"| `{shown}` | {help_text} | `{e.provenance.plugin}` |")
         return
     width = max((len(shown) for shown, _ in entries), default=0)
     for k in kinds:

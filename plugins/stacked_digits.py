@@ -19,17 +19,20 @@ from ganagerie.plugins.digits import Digits
 _SPLIT_OFFSET = {"train": 0, "test": 1_000_003}
 
 
-class StackedDigits(Dataset):
-    """Three 8x8 digits stacked as RGB channels: 1,000 modes (Stacked MNIST on the bundled digits)."""
+class Stacked(Dataset):
+    """Three samples of a one-channel, 10-class dataset stacked as channels: 1,000 balanced modes."""
 
-    shape = (3, 8, 8)
     num_classes = 1000
 
-    def __init__(self, n: int = 50_000, n_test: int = 10_000, seed: int = 0):
+    def __init__(self, base: Dataset, n: int, n_test: int, seed: int):
         if n < 1 or n_test < 1:
             raise ValueError("n and n_test must be at least 1")
+        if base.shape[0] != 1 or base.num_classes != 10:
+            raise ValueError(f"stacking needs one-channel data of 10 classes, got shape {base.shape} "
+                             f"and {base.num_classes} classes")
         self.n, self.n_test, self.seed = n, n_test, seed
-        self.stacked_from = Digits()
+        self.stacked_from = base
+        self.shape = (3, *base.shape[1:])
         self._cache: dict[str, DataSplit] = {}
 
     def load(self, split: str = "train") -> DataSplit:
@@ -51,8 +54,17 @@ class StackedDigits(Dataset):
         offsets = torch.cumsum(sizes, 0) - sizes
         order = torch.cat(by_class)
         pick = (torch.rand(n, 3, generator=g) * sizes[digits]).long()
-        images = base.x[order[offsets[digits] + pick]]  # [n, 3, 1, 8, 8]
+        images = base.x[order[offsets[digits] + pick]]  # [n, 3, 1, H, W]
         return DataSplit(images.squeeze(2).contiguous(), labels)
+
+
+class StackedDigits(Stacked):
+    """Three 8x8 digits stacked as RGB channels: 1,000 modes (Stacked MNIST on the bundled digits)."""
+
+    shape = (3, 8, 8)
+
+    def __init__(self, n: int = 50_000, n_test: int = 10_000, seed: int = 0):
+        super().__init__(Digits(), n, n_test, seed)
 
 
 @hookimpl

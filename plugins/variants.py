@@ -37,14 +37,23 @@ def feature_matching() -> dict:
     }
 
 
-def spectral_norm() -> dict:
-    """Hinge loss with a spectrally normalised discriminator (Miyato et al. 2018)."""
+def sngan() -> dict:
+    """Hinge + spectrally normalised D, 5 D steps, Adam(2e-4, 0, 0.9) (Miyato et al. 2018)."""
+    # the setting of the paper's main (ResNet, hinge) results, sec. 4 and app. B.3
     return {
         "loss": "hinge",
         "regularizers": [{"name": "spectral-norm", "options": {}}],
-        "n_critic": 1,
-        **_DCGAN_ADAM,
+        "n_critic": 5,
+        "lr_g": 2e-4,
+        "lr_d": 2e-4,
+        "betas_g": [0.0, 0.9],
+        "betas_d": [0.0, 0.9],
     }
+
+
+def spectral_norm() -> dict:
+    """SNGAN under its technique's name: the same preset as sngan (Miyato et al. 2018)."""
+    return sngan()
 
 
 @hookimpl
@@ -53,3 +62,4 @@ def register_variants(register):
     register("wgan-gp", wgan_gp)
     register("feature-matching", feature_matching)
     register("spectral-norm", spectral_norm)
+    register("sngan", sngan)

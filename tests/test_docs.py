@@ -253,3 +253,12 @@ def test_the_readme_plugin_passes_the_conformance_kit():
              if e.provenance.plugin == plugin.__name__]
     assert len(names) == 1, names
     check_component("loss", names[0], registry=registry)
+
+
+def test_readme_technique_table_is_the_registry(cli):
+    code, out, _ = cli("list", "--markdown")
+    assert code == 0
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("<!-- techniques:start")
+    body = readme[readme.index("\n", start) + 1: readme.index("<!-- techniques:end -->")]
+    assert body.strip() == out.strip(), "README's technique table is stale: paste `ganagerie list --markdown`"

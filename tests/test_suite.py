@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ganagerie.bench.suite import builtin_suites, expand, list_suites, load_suite, parse_suite
 from ganagerie.errors import UsageError
 
-BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "digits", "mnist", "cifar10"}
+BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "zoo-2d", "digits", "mnist", "cifar10"}
 PACGAN_ARCH = {"latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,
                "d_width": 200, "d_depth": 3, "d_maxout": 5}
 

@@ -33,7 +33,34 @@ def _registry():
     return registry
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OnceCommand(click.Command):
+    """A command whose single-valued options may be given once: a repeat is an error, not a
+    silent override."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        single = {opt: p for p in self.params if isinstance(p, click.Option) and not p.multiple
+                  for opt in p.opts}
+        seen: dict[str, str] = {}
+        for arg in args:
+            if arg == "--":
+                break
+            opt = arg.split("=", 1)[0]
+            if opt in single:
+                name = single[opt].name
+                if name in seen:
+                    raise click.UsageError(f"{opt} is given twice; give it once", ctx)
+                seen[name] = opt
+        return super().parse_args(ctx, args)
+
+
+class OnceGroup(click.Group):
+    command_class = OnceCommand
+
+
+SEED = click.IntRange(0, 2**63 - 1)
+
+
+@click.group(cls=OnceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ganagerie")
 def cli() -> None:
     """ganagerie: a plugin-based zoo of GAN variants."""
@@ -103,11 +130,11 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--arch", help="Architecture: NAME[:key=value,...]. Default: mlp or dcgan by data.")
 @click.option("--steps", type=int, help="Generator updates.")
 @click.option("--batch-size", type=int)
-@click.option("--seed", type=int)
+@click.option("--seed", type=SEED)
 @click.option("--device", help="cpu, cuda, cuda:N or auto.")
 @click.option("--set", "sets", multiple=True,
               help="Override a field: key=value (lr_d=1e-4, arch.width=32, reg.NAME.weight=5).")
-@click.option("--out", type=click.Path(path_type=Path), help="Run directory to write.")
+@click.option("--out", help="Run directory to write.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="Train from a config.json (e.g. another run's) instead of flags.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -119,7 +146,7 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--eval-metrics", help="Metrics for --eval-every, comma-separated. Default: all that apply.")
 @click.option("--eval-samples", type=int, help="Generated samples per evaluation. Default: the metrics'.")
 @click.pass_context
-def train_cmd(ctx: click.Context, **kw) -> None:
+def train_cmd(ctx: click.Context, **kw) -> int:
     """Train one GAN run and write its run directory."""
     from .config import load_config, resolve_config
     from .train.rundir import RunDir
@@ -135,8 +162,10 @@ def train_cmd(ctx: click.Context, **kw) -> None:
     for flag in ("variant", "dataset", "loss", "arch", "device", "eval_metrics"):
         if kw[flag] is not None and not kw[flag].strip():
             raise UsageError(f"--{flag.replace('_', '-')} is empty; give a value or leave the flag out")
-    if kw["out"] is not None and not str(kw["out"]).strip():
-        raise UsageError("--out is empty; give the run directory to write")
+    if kw["out"] is not None:
+        if not kw["out"].strip():
+            raise UsageError("--out is empty; give the run directory to write")
+        kw["out"] = Path(kw["out"])
     registry = _registry()
     given = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     if kw["resume"]:
@@ -178,16 +207,15 @@ def train_cmd(ctx: click.Context, **kw) -> None:
     result = train(cfg, registry, out, resume=kw["resume"], progress=False if kw["quiet"] else None)
     losses = ", ".join(f"{k}={v:.4g}" for k, v in result.last.items())
     click.echo(f"{result.status} at step {result.step}: {result.run_dir} ({losses})")
-    if result.status == "diverged":
-        sys.exit(1)
+    return 1 if result.status == "diverged" else 0
 
 
 @cli.command("sample")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("-n", "n", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("-n", "n", type=click.IntRange(1, 10_000), default=64, show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="PNG file to write.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
     """Draw samples from a trained run into a PNG (image grid or scatter plot)."""
     from .runs import sample_run
@@ -200,8 +228,9 @@ def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--metrics", help="Comma-separated metric names (ganagerie list metrics). "
               "Default: the run's eval_metrics, i.e. all that apply to its dataset.")
-@click.option("--n-samples", type=click.IntRange(min=2), help="Generated samples. Default: the metrics'.")
-@click.option("--seed", type=int, help="Seed of the noise and the metrics. Default: the run's seed.")
+@click.option("--n-samples", type=click.IntRange(2, 1_000_000),
+              help="Generated samples. Default: the metrics'.")
+@click.option("--seed", type=SEED, help="Seed of the noise and the metrics. Default: the run's seed.")
 @click.option("--backbone", type=click.Choice(["auto", "classifier", "inception"]), default="auto",
               show_default=True, help="Feature network of image metrics.")
 @click.option("--inception-weights", help="The FID Inception weights file (no download ever).")
@@ -225,7 +254,7 @@ def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: in
                f"{proto['time_s']:.1f}s) -> {Path(run_dir) / EVAL_FILE}")
 
 
-@cli.group("bench")
+@cli.group("bench", cls=OnceGroup)
 def bench_group() -> None:
     """Benchmark suites: every (dataset, variant, seed), statistics over seeds, a report."""
 

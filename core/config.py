@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +91,15 @@ class RunConfig:
         return cfg
 
 
+#: sanity limits on sizes a typo could blow up (10^23 steps); GANAGERIE_NO_LIMITS=1 lifts them
+MAX_STEPS = 100_000_000
+MAX_BATCH = 1_000_000
+MAX_SAMPLES = 1_000_000
+MAX_PREVIEW = 10_000
+MAX_SEED = 2**63 - 1
+MAX_INT = 2**63 - 1
+LIFT = "GANAGERIE_NO_LIMITS=1"
+_DEVICE = re.compile(r"^(cpu|cuda|cuda:[0-9]{1,3})$")
 DEFAULT_PRIOR = "normal"
 DEFAULT_OPTIMIZER = "adam"
 SCALAR_FIELDS = {
@@ -133,10 +144,13 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         except ValueError as exc:
             raise UsageError(f"{name}: {exc}") from None
         setattr(cfg, name, tuple(value) if isinstance(default, tuple) else value)
+    big = limits_lifted()
     checks = [
-        ("steps", cfg.steps >= 1, "at least 1"),
-        ("batch_size", cfg.batch_size >= 1, "at least 1"),
-        ("n_critic", cfg.n_critic >= 1, "at least 1"),
+        ("steps", 1 <= cfg.steps <= (MAX_INT if big else MAX_STEPS),
+         f"between 1 and {MAX_STEPS:,} ({LIFT} for more)"),
+        ("batch_size", 1 <= cfg.batch_size <= (MAX_INT if big else MAX_BATCH),
+         f"between 1 and {MAX_BATCH:,} ({LIFT} for more)"),
+        ("n_critic", 1 <= cfg.n_critic <= 1000, "between 1 and 1000"),
         ("lr_g", cfg.lr_g > 0, "positive"),
         ("lr_d", cfg.lr_d > 0, "positive"),
         ("betas_g", all(0 <= b < 1 for b in cfg.betas_g), "two numbers in [0, 1)"),
@@ -144,16 +158,36 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("log_every", cfg.log_every >= 1, "at least 1"),
         ("checkpoint_every", cfg.checkpoint_every >= 1, "at least 1"),
         ("sample_every", cfg.sample_every >= 0, "0 (only at the end) or more"),
-        ("n_preview", cfg.n_preview >= 0, "0 (automatic) or more"),
-        ("seed", cfg.seed >= 0, "0 or more"),
+        ("n_preview", 0 <= cfg.n_preview <= MAX_PREVIEW, f"0 (automatic) to {MAX_PREVIEW:,}"),
+        ("seed", 0 <= cfg.seed <= MAX_SEED, "an integer from 0 to 2^63 - 1"),
         ("eval_every", cfg.eval_every >= 0, "0 (never) or more"),
-        ("eval_samples", cfg.eval_samples >= 0, "0 (automatic) or more"),
+        ("eval_samples", 0 <= cfg.eval_samples <= (MAX_INT if big else MAX_SAMPLES),
+         f"0 (automatic) to {MAX_SAMPLES:,} ({LIFT} for more)"),
+        ("loss_g_weight", cfg.loss_g_weight >= 0, "0 or more"),
     ]
     for name, ok, must in checks:
         if not ok:
             raise UsageError(f"{name} must be {must}, got {getattr(cfg, name)!r}")
-    if cfg.device not in ("cpu", "cuda") and not cfg.device.startswith("cuda:"):
+    if not _DEVICE.match(cfg.device):  # whether this machine has it is checked where it is used
         raise UsageError(f"device must be cpu, cuda, cuda:N or auto, got {cfg.device!r}")
+
+
+def check_device(device: str) -> None:
+    """``cpu``, ``cuda`` or ``cuda:N`` with a GPU N this machine has; one line otherwise."""
+    if not _DEVICE.match(device):
+        raise UsageError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"device {device} was asked for but no GPU is available; use --device cpu")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UsageError(f"device {device}: this machine has {torch.cuda.device_count()} GPU(s); "
+                             f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+
+
+def limits_lifted() -> bool:
+    """Whether the user lifted the sanity limits (``GANAGERIE_NO_LIMITS=1``)."""
+    return os.environ.get("GANAGERIE_NO_LIMITS", "") not in ("", "0")
 
 
 def _apply_set(data: dict[str, Any], assignment: str) -> None:
@@ -309,12 +343,16 @@ def _fill(registry: Registry, kind: str, comp: ComponentSpec) -> ComponentSpec:
 
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a config.json file (e.g. {path / 'config.json'})")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"no config at {path}; pass a run directory or its config.json") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON ({exc}); restore it from the run") from None
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise UsageError(f"{path} is not valid JSON ({str(exc)[:200]}); restore it from the run") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror}); give a readable config.json") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} does not hold a run config")
     return RunConfig.from_dict(data)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .components import Dataset, Generator
-from .config import RunConfig, load_config
+from .config import RunConfig, check_device, load_config
 from .errors import UsageError
 from .evaluation.score import evaluate_generator
 from .files import write_json
@@ -83,8 +83,8 @@ def evaluate_run(
     available, else the CPU. Returns what it writes: ``evaluate_generator``'s result plus
     ``"run"`` (directory, step, dataset, variant, seed).
     """
-    if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device {device} was asked for but no GPU is available; use --device cpu")
+    if device is not None:
+        check_device(device)
     cfg, dataset, generator = load_generator(run_dir, registry, device)
     result = evaluate_generator(
         generator, dataset, registry,

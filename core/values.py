@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from typing import Any
 
 from .errors import UsageError
@@ -19,7 +20,7 @@ def parse_value(text: str) -> Any:
     """
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     if "," in text:
         return [parse_value(part) for part in text.split(",")]
@@ -61,11 +62,19 @@ def coerce_like(value: Any, default: Any) -> Any:
             isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         ):
             raise ValueError(f"expected an integer, got {value!r}")
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(f"{value!r} is out of range (at most 2^63 - 1)")
         return int(value)
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return number
     if isinstance(default, str):
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ValueError(f"expected text, got {value!r}")

@@ -29,10 +29,16 @@ def test_floats_round_trip(x):
     assert parse_value(repr(x)) == x
 
 
-@given(st.integers())
+@given(st.integers(-(2**63), 2**63 - 1))
 def test_ints_round_trip_and_coerce_to_float(n):
     assert coerce_like(parse_value(str(n)), 1) == n
     assert coerce_like(n, 1.0) == float(n)
+
+
+@given(st.integers().filter(lambda n: not -(2**63) <= n < 2**63))
+def test_ints_beyond_63_bits_are_refused(n):
+    with pytest.raises(ValueError, match="out of range"):
+        coerce_like(n, 1)
 
 
 @given(st.text())

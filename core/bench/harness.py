@@ -34,6 +34,8 @@ from .report import write_report
 from .suite import RunSpec, Suite, expand
 
 FINISHED = ("completed", "diverged")
+MAX_SEEDS = 10_000
+MAX_JOBS = 1024
 
 
 @dataclass
@@ -58,8 +60,8 @@ def plan_suite(
     sets: Sequence[str] = (),
 ) -> list[RunSpec]:
     """The suite's runs, with ``--seeds N`` (seeds 0..N-1), ``--steps`` and ``--set`` applied."""
-    if seeds is not None and seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
     return expand(suite, registry, seeds=None if seeds is None else range(seeds), steps=steps,
                   sets=sets)
 
@@ -84,8 +86,8 @@ def run_suite(
     out = Path(out)
     specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
     jobs = default_jobs(specs) if jobs is None else jobs
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     with bench_lock(out):
         check_reusable(out, specs)
         threads = suite_threads(out, jobs, threads)
@@ -111,8 +113,8 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
 def suite_threads(out: Path, jobs: int, threads: int | None) -> int:
     """Threads per run: CPU results depend on it, so a suite keeps the count it started with."""
     for flag, value in (("--jobs", jobs), ("--threads", threads)):
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} must be at least 1, got {value}")
+        if value is not None and not 1 <= value <= MAX_JOBS:
+            raise UsageError(f"{flag} must be between 1 and {MAX_JOBS}, got {value}")
     previous = read_plan(out, missing_ok=True)
     if previous is None:
         return threads_per_job(jobs) if threads is None else threads

@@ -191,6 +191,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
         except OSError as exc:
             raise UsageError(f"cannot read suite file {path} ({exc.strerror}); "
                              "give a .toml path or a built-in name (ganagerie bench list)") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"suite file {path} is not UTF-8 text; save it as UTF-8 TOML") from None
         return parse_suite(source, str(path))
     suites = builtin_suites()
     if text not in suites:

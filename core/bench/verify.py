@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..files import write_json
 from ..registry import Registry
 from .executor import make_executor
-from .harness import default_jobs, execute
+from .harness import MAX_JOBS, default_jobs, execute
 from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
@@ -95,8 +95,8 @@ def verify(
     """
     report_dir = Path(report_dir)
     results = load_results(report_dir)
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     recorded_problems = check_recorded(report_dir, results, registry)
     chosen = select_runs(results["runs"], runs)
     specs = [RunSpec.from_json(r) for r in chosen]

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..components import Dataset, Discriminator, Generator, Technique, implements
-from ..config import RunConfig
+from ..config import RunConfig, limits_lifted
 from ..errors import UsageError
 from ..registry import ComponentSpec, Registry
 
@@ -53,7 +53,6 @@ def build_run(
     """Seeded networks on ``device`` with the run's prior, then every technique built once
     and set up on them (before any optimizer exists)."""
     dataset = dataset or build_dataset(cfg, registry)
-    torch.manual_seed(cfg.seed)
     techniques = [(spec.name, registry.create("regularizer", spec.name, spec.options))
                   for spec in cfg.regularizers]
     shape = d_shape = tuple(dataset.shape)
@@ -64,18 +63,45 @@ def build_run(
             except ValueError as exc:  # e.g. an image-only technique on vector data
                 raise UsageError(f"regularizer '{name}': {exc}") from None
     arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
+    _check_size(arch, cfg, shape, d_shape)
+    torch.manual_seed(cfg.seed)
     try:
         generator, discriminator = arch.build(shape)
         if d_shape != shape:  # a technique feeds D something else (PacGAN's packed samples)
             discriminator = arch.build(d_shape)[1]
+        generator, discriminator = generator.to(device), discriminator.to(device)
     except ValueError as exc:
         raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
-    generator, discriminator = generator.to(device), discriminator.to(device)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        raise UsageError(f"the networks do not fit in memory ({str(exc).splitlines()[0][:120]}); "
+                         f"lower the sizes of architecture '{cfg.arch.name}' (--set arch.OPTION)") from None
     generator.prior = registry.create("prior", cfg.prior.name, cfg.prior.options)
     for _, tech in techniques:
         if implements(tech, "setup"):
             tech.setup(generator, discriminator)
     return BuiltRun(dataset, generator, discriminator, techniques)
+
+
+#: parameters beyond which a typo (``arch.g_width=1000000000``) is refused before allocating
+MAX_PARAMETERS = 1_000_000_000
+
+
+def _check_size(arch: Any, cfg: RunConfig, shape: tuple[int, ...], d_shape: tuple[int, ...]) -> None:
+    """Count the networks' parameters on the meta device (no memory) and refuse absurd sizes."""
+    if limits_lifted():
+        return
+    try:
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
+            g, d = arch.build(shape)
+            if d_shape != shape:
+                d = arch.build(d_shape)[1]
+    except Exception:  # an architecture that cannot be built on the meta device: no estimate
+        return
+    count = sum(p.numel() for net in (g, d) for p in net.parameters())
+    if count > MAX_PARAMETERS:
+        raise UsageError(f"architecture '{cfg.arch.name}' with {cfg.arch.options} has {count:,} "
+                         f"parameters (over {MAX_PARAMETERS:,}); lower its sizes (--set arch.OPTION), "
+                         "or set GANAGERIE_NO_LIMITS=1 if you mean it")
 
 
 def build_optimizer(

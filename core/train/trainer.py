@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..components import DStep, GStep, StepRunner, Technique, generator_loss, implements
-from ..config import RunConfig
+from ..config import RunConfig, check_device
 from ..errors import UsageError
 from ..evaluation.score import evaluate_generator
 from ..files import append_jsonl, read_jsonl, write_json, write_jsonl
@@ -40,9 +40,8 @@ class Trainer(StepRunner):
         self.cfg = cfg
         self.registry = registry
         self.rd = RunDir(Path(run_dir))
+        check_device(cfg.device)
         self.device = torch.device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError("device cuda was asked for but no GPU is available; use --device cpu")
         self.run = build_run(cfg, registry, self.device)
         self.dataset, self.G, self.D = self.run.dataset, self.run.generator, self.run.discriminator
         self.generator, self.discriminator = self.G, self.D  # the StepRunner names

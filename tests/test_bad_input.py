@@ -1,0 +1,186 @@
+"""Every bad input is exit code 2, one line saying what to do, no traceback, nothing written.
+
+The table grows with every case found; each row failed (traceback, silent acceptance or a
+misleading message) before the check that now catches it.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ganagerie.files import read_jsonl
+from ganagerie.train.checkpoint import read_checkpoint, save_checkpoint
+
+SMALL = ["--set", "dataset.n=500", "--set", "log_every=5", "--set", "checkpoint_every=10", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A finished 20-step run, and files of every wrong kind next to it."""
+    from ganagerie.cli import main
+
+    p = tmp_path_factory.mktemp("prepared")
+    assert main(["train", "--dataset", "ring8", "--steps", "20", *SMALL, "--out", str(p / "run")]) == 0
+    (p / "file.txt").write_text("not a directory")
+    (p / "latin1.toml").write_bytes('description = "caf\xe9"\n'.encode("latin-1"))
+    for name, text in (("badbench", '{"format": 1, "suite": 3}'), ("notjson", "{"),
+                       ("badresults", '{"runs": "x"}')):
+        (p / name).mkdir()
+        (p / name / ("results.json" if name == "badresults" else "bench.json")).write_text(text)
+    shutil.copytree(p / "run" / "checkpoints", p / "ckptonly" / "checkpoints")
+    cfg = json.loads((p / "run" / "config.json").read_text())
+    for name, edit in (("regs-string", {"regularizers": "gradient-penalty"}),
+                       ("root-option", {"dataset": {"name": "mnist", "options": {"root": "/tmp/x"}}}),
+                       ("gpu-arch", {"device": "cuda:abc"})):
+        (p / f"{name}.json").write_text(json.dumps({**cfg, **edit}))
+    return p
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+CASES = [
+    # tracebacks before
+    (["train", "--dataset", "ring8", "--batch-size", "600", "--set", "dataset.n=500"],
+     "larger than the dataset"),
+    (["train", "--dataset", "ring8", "--seed", "99999999999999999999999"], "Invalid value for '--seed'"),
+    (["train", "--dataset", "ring8", "--set", "arch.g_width=1000000000"], "parameters (over"),
+    (["train", "--dataset", "ring8", "--device", "cuda:abc"], "device must be cpu, cuda, cuda:N"),
+    (["train", "--config", "{p}"], "is a directory"),
+    (["train", "--config", "{p}/file.txt"], "is not valid JSON"),
+    (["bench", "run", "{p}/latin1.toml", "--out", "{tmp}/b"], "not UTF-8"),
+    (["bench", "report", "{p}/badbench"], "not a ganagerie benchmark plan"),
+    (["bench", "report", "{p}/notjson"], "is damaged"),
+    (["bench", "verify", "{p}/badresults"], "not a ganagerie results file"),
+    (["bench", "run", "quick", "--out", "{p}/file.txt"], "choose another --out"),
+    (["bench", "run", "quick", "--out", "/proc/ganagerie-bench"], "choose another --out"),
+    # accepted silently before
+    (["train", "--dataset", "ring8", "--variant", ""], "--variant is empty"),
+    (["train", "--dataset", "ring8", "--out", ""], "--out is empty"),
+    (["train", "--resume", "--out", "{p}/run", "--steps", "0"], "below step 20"),
+    (["train", "--resume", "--out", "{p}/run", "--steps", "10"], "below step 20"),
+    (["train", "--dataset", "ring8", "--set", "lr_d=1e999"], "expected a finite number"),
+    (["train", "--dataset", "ring8", "--set", "loss_g_weight=-1"], "loss_g_weight must be 0 or more"),
+    (["sample", "{p}/run", "--seed", "-1", "-o", "{tmp}/x.png"], "Invalid value for '--seed'"),
+    (["eval", "{p}/run", "--seed", "-1"], "Invalid value for '--seed'"),
+    (["train", "--dataset", "ring8", "--steps", "5", "--steps", "6"], "--steps is given twice"),
+    (["train", "--dataset", "ring8", "--loss", "hinge", "--loss=wasserstein"], "--loss is given twice"),
+    (["train", "--dataset", "ring8", "--steps", "100000000000000000000000"], "out of range"),
+    (["train", "--dataset", "ring8", "--steps", "1000000000"], "steps must be between 1 and 100,000,000"),
+    (["eval", "{p}/run", "--n-samples", "1000000000"], "Invalid value for '--n-samples'"),
+    (["bench", "run", "quick", "--seeds", "1000000000", "--out", "{tmp}/b"], "--seeds must be between"),
+    # misleading messages before
+    (["train", "--config", "{p}/regs-string.json", "--out", "{tmp}/r"], "regularizers must be a list"),
+    (["train", "--config", "{p}/gpu-arch.json", "--out", "{tmp}/r"], "device must be cpu, cuda, cuda:N"),
+    # leftovers and overwrites before
+    (["bench", "verify", "{p}/badresults", "--jobs", "0"], "not a ganagerie results file"),
+    (["train", "--dataset", "ring8", "--out", "{p}/ckptonly"], "already holds a run"),
+    # where data lives comes from the command line or the environment, never from a file
+    (["train", "--config", "{p}/root-option.json", "--out", "{tmp}/r"], "unknown option 'root'"),
+    # the earlier table
+    (["train", "--dataset", "ring8", "--loss", "wasserstien"], "did you mean 'wasserstein'"),
+    (["train", "--dataset", "rng8"], "did you mean 'ring8'"),
+    (["train", "--dataset", "ring8", "--reg", "gradient-penalty:weight=heavy"], "expected a number"),
+    (["train", "--dataset", "mnist"], "pass --download"),
+    (["train", "--dataset", "ring8", "--reg", "diffaugment"], "image"),
+    (["train", "--dataset", "ring8", "--reg", "pacgan:m=3", "--batch-size", "32"], "divisible by 3"),
+    (["train", "--dataset", "ring8", "--bogus"], "No such option"),
+    (["list", "gizmos"], "unknown kind"),
+]
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, prepared, tmp_path, args, message):
+    args = [a.replace("{p}", str(prepared)).replace("{tmp}", str(tmp_path)) for a in args]
+    if args[0] == "train" and "--out" not in args and "--resume" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    before = _snapshot(prepared)
+    code, _, err = cli(*args)
+    assert code == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert message in err, err
+    assert _snapshot(prepared) == before  # nothing lost or half-written
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_a_damaged_checkpoint_is_refused_by_resume_sample_and_eval(cli, prepared, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(prepared / "run", run)
+    tensors = next((run / "checkpoints").glob("step-*.safetensors"))
+    data = bytearray(tensors.read_bytes())
+    for i in range(8):  # eight flipped bytes in the tensor data
+        data[-(i * 97 + 5)] ^= 0xFF
+    tensors.write_bytes(bytes(data))
+    for args in (["train", "--resume", "--out", run, "--steps", "30"],
+                 ["sample", run, "-o", tmp_path / "x.png"], ["eval", run]):
+        code, _, err = cli(*args)
+        assert code == 2 and "does not match its checksum" in err and len(err.splitlines()) == 1, err
+    manifest = json.loads((run / "checkpoints" / "last.json").read_text())
+    manifest["state"]["$dict"][1][1] = 5  # the step, edited
+    (run / "checkpoints" / "last.json").write_text(json.dumps(manifest))
+    code, _, err = cli("eval", run)
+    assert code == 2 and "damaged or was edited" in err
+
+
+def test_a_generator_with_non_finite_weights_is_refused(cli, prepared, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(prepared / "run", run)
+    state = read_checkpoint(run / "checkpoints" / "last.json")
+    first = next(iter(state["generator"]))
+    state["generator"][first][0] = float("nan")
+    save_checkpoint(run / "checkpoints", state, state["step"])
+    for args in (["sample", run, "-o", tmp_path / "x.png"], ["eval", run]):
+        code, _, err = cli(*args)
+        assert code == 2 and "non-finite weights" in err, err
+
+
+def test_a_diverged_run_says_where_and_never_checkpoints_broken_weights(cli, tmp_path):
+    code, _, _ = cli("train", "--dataset", "ring8", "--steps", "200", "--set", "lr_d=1e30",
+                     "--set", "lr_g=1e30", *SMALL, "--out", tmp_path / "d")
+    assert code == 1
+    status = json.loads((tmp_path / "d" / "status.json").read_text())
+    assert status["status"] == "diverged" and 1 <= status["diverged_at"] <= status["step"]
+    rows = (tmp_path / "d" / "metrics.jsonl").read_text().splitlines()
+    last = json.loads(rows[-1])  # strict JSON: no bare NaN
+    assert "nonfinite" in last and all(last[k] is None for k in last["nonfinite"])
+    if (tmp_path / "d" / "checkpoints" / "last.json").exists():
+        state = read_checkpoint(tmp_path / "d" / "checkpoints" / "last.json")
+        assert state["step"] < status["diverged_at"] or all(
+            bool(t.isfinite().all()) for t in state["generator"].values())
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_metrics_row_for_row(tmp_path):
+    args = ["--dataset", "ring8", "--steps", "3000", "--set", "dataset.n=2000", "--set", "log_every=7",
+            "--set", "checkpoint_every=100", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "ganagerie", "train", *args]
+    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, env=env, capture_output=True)
+    proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "part")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "part" / "checkpoints" / "last.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not checkpoint.exists():
+        time.sleep(0.02)
+    time.sleep(0.3)  # well inside a later log window and between checkpoints, most likely
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run([*cmd[:3], "train", "--resume", "--out", str(tmp_path / "part"), "--quiet"],
+                   check=True, env=env, capture_output=True)
+
+    def rows(run):
+        return [{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}
+                for r in read_jsonl(tmp_path / run / "metrics.jsonl")]
+
+    assert rows("whole") == rows("part")
+    assert len(rows("whole")) == 3000 // 7 + 1
+    assert not list((tmp_path / "part").rglob("*.tmp"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import UsageError
+from .errors import UsageError, one_line
 
 
 def _registry():
@@ -348,13 +348,13 @@ def main(argv: list[str] | None = None) -> int:
         rv = cli.main(args=argv, prog_name="ganagerie", standalone_mode=False)
     except click.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx else "ganagerie"
-        click.echo(f"error: {exc.format_message()} ({cmd} --help)", err=True)
+        click.echo(f"error: {one_line(exc.format_message())} ({cmd} --help)", err=True)
         return 2
     except UsageError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         return 2
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)

@@ -305,8 +305,12 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
         data["arch"] = ComponentSpec("dcgan" if is_image else "mlp", arch.options if arch else {})
     if not data.get("n_preview"):
         data["n_preview"] = 64 if is_image else 1000
+    try:
+        eval_samples = coerce_like(data.get("eval_samples") or 0, 0)
+    except ValueError as exc:
+        raise UsageError(f"eval_samples: {exc}") from None
     data["eval_metrics"], data["eval_samples"] = resolve_eval(
-        registry, dataset, _metric_specs(data.get("eval_metrics")), data.get("eval_samples") or None)
+        registry, dataset, _metric_specs(data.get("eval_metrics")), eval_samples or None)
     if data.get("eval_every") and not data["eval_metrics"]:
         raise UsageError("--eval-every: no registered metric applies to this dataset "
                          "(ganagerie list metrics)")

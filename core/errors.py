@@ -16,3 +16,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: user text quoted inside it may hold line breaks."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")

@@ -2,8 +2,10 @@
 kill -9, determinism, config mismatches, and verify."""
 
 import json
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -322,3 +324,41 @@ def test_threads_are_those_the_suite_started_with(tmp_path, registry):
     run_suite(suite, out, registry, seeds=1, steps=10, jobs=1, threads=1, progress=False)
     run_suite(suite, out, registry, seeds=1, steps=10, jobs=1, progress=False)
     assert json.loads((out / "bench.json").read_text())["threads"] == 1
+
+
+def test_one_bench_run_per_out_and_a_stale_lock_is_taken_over(tmp_path, registry, capsys):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / ".lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    with pytest.raises(UsageError, match=f"in use by another `ganagerie bench` \\(pid {os.getpid()}\\)"):
+        run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    assert not (out / "runs").exists()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname()}))
+    outcomes = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    assert [o.status for o in outcomes] == ["completed"]
+    assert f"taking over {lock} left by a process that is gone (pid {gone.pid})" in capsys.readouterr().err
+    assert not lock.exists()  # released at the end
+
+
+def test_two_bench_runs_into_one_out_never_train_a_run_twice(tmp_path):
+    suite = tiny_suite(tmp_path, ['"vanilla"'])
+    cmd = [sys.executable, "-m", "ganagerie", "bench", "run", str(suite), "--out", str(tmp_path / "o"),
+           "--seeds", "2", "--jobs", "1", "--threads", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    if codes == [0, 0]:  # the first finished before the second started: the second reused it all
+        return
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "in use by another `ganagerie bench`" in refused and len(refused.splitlines()) == 1
+    for metrics in (tmp_path / "o" / "runs").rglob("metrics.jsonl"):
+        rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+        steps = [r["step"] for r in rows if "d_loss" in r]
+        assert steps == sorted(set(steps)), metrics  # no row written twice

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,9 +30,30 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+def strict_json(data: Any) -> Any:
+    """``data`` as strict JSON: every non-finite number becomes null, and a dict at the top
+    gets ``"nonfinite": [paths]`` naming where (JSON has no NaN or Infinity)."""
+    found: list[str] = []
+
+    def walk(x: Any, where: str) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            found.append(where or ".")
+            return None
+        if isinstance(x, dict):
+            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        return x
+
+    clean = walk(data, "")
+    if found and isinstance(clean, dict):
+        clean["nonfinite"] = sorted(set(found) | set(clean.get("nonfinite") or []))
+    return clean
+
+
 def write_json(path: str | Path, data: Any) -> None:
     with atomic_open(path, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
+        json.dump(strict_json(data), fh, indent=2, sort_keys=False, allow_nan=False)
         fh.write("\n")
 
 
@@ -58,10 +80,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
     with open(path, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+        fh.write(json.dumps(strict_json(row), allow_nan=False) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> None:
     with atomic_open(path, "w") as fh:
         for row in rows:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json.dumps(strict_json(row), allow_nan=False) + "\n")

@@ -184,3 +184,14 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics_row_for_row(tmp_path
     assert rows("whole") == rows("part")
     assert len(rows("whole")) == 3000 // 7 + 1
     assert not list((tmp_path / "part").rglob("*.tmp"))
+
+
+def test_json_files_are_strict_and_name_their_non_finite_numbers(tmp_path):
+    from ganagerie.files import append_jsonl, write_json
+
+    write_json(tmp_path / "a.json", {"x": float("nan"), "y": [1.0, float("inf")], "z": 2})
+    data = json.loads((tmp_path / "a.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert data == {"x": None, "y": [1.0, None], "z": 2, "nonfinite": ["x", "y[1]"]}
+    append_jsonl(tmp_path / "m.jsonl", {"step": 1, "d_loss": float("-inf")})
+    row = json.loads((tmp_path / "m.jsonl").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert row == {"step": 1, "d_loss": None, "nonfinite": ["d_loss"]}

@@ -194,8 +194,9 @@ class Trainer(StepRunner):
                     elapsed = time.perf_counter() - t0
                     rate = self.window_n / elapsed if elapsed > 0 else None
                     last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
-                    append_jsonl(rd.metrics, json_row({"step": self.step, **last, "steps_per_s": rate,
-                                                       "time_s": elapsed}))
+                    # strict JSON: a non-finite value is written as null and named in "nonfinite"
+                    append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
+                                              "time_s": elapsed})
                     bar.show(last, rate or 0.0)
                     self.window_sums.zero_()
                     self.window_n, t0 = 0, time.perf_counter()
@@ -297,15 +298,6 @@ class Trainer(StepRunner):
                              "into a new --out") from None
         rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
         write_jsonl(self.rd.metrics, rows)
-
-
-def json_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A metrics row as strict JSON: a non-finite value is written as null and named in
-    ``nonfinite``."""
-    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-    if not bad:
-        return row
-    return {**{k: None if k in bad else v for k, v in row.items()}, "nonfinite": bad}
 
 
 def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:

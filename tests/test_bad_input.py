@@ -195,3 +195,13 @@ def test_json_files_are_strict_and_name_their_non_finite_numbers(tmp_path):
     append_jsonl(tmp_path / "m.jsonl", {"step": 1, "d_loss": float("-inf")})
     row = json.loads((tmp_path / "m.jsonl").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert row == {"step": 1, "d_loss": None, "nonfinite": ["d_loss"]}
+
+
+def test_a_config_edited_under_a_checkpoint_is_one_line_on_resume(cli, prepared, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(prepared / "run", run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["arch"]["options"]["g_width"] = 64
+    (run / "config.json").write_text(json.dumps(cfg))
+    code, _, err = cli("train", "--resume", "--out", run, "--steps", "30")
+    assert code == 2 and "does not fit this run" in err and len(err.splitlines()) == 1, err

@@ -132,6 +132,8 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--batch-size", type=int)
 @click.option("--seed", type=SEED)
 @click.option("--device", help="cpu, cuda, cuda:N or auto.")
+@click.option("--threads", type=click.IntRange(1, 1024),
+              help="Torch CPU threads (recorded; CPU results depend on it). Default: 1.")
 @click.option("--set", "sets", multiple=True,
               help="Override a field: key=value (lr_d=1e-4, arch.width=32, reg.NAME.weight=5).")
 @click.option("--out", help="Run directory to write.")
@@ -199,7 +201,7 @@ def train_cmd(ctx: click.Context, **kw) -> int:
             arch=kw["arch"],
             regularizers=kw["regs"],
             overrides={"steps": kw["steps"], "batch_size": kw["batch_size"], "seed": kw["seed"],
-                       "device": kw["device"], "eval_every": kw["eval_every"],
+                       "device": kw["device"], "threads": kw["threads"], "eval_every": kw["eval_every"],
                        "eval_metrics": kw["eval_metrics"], "eval_samples": kw["eval_samples"]},
             sets=kw["sets"],
         )
@@ -337,6 +339,10 @@ def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, 
                                    progress=False if quiet else None)
     for line in differences:
         click.echo(line)
+    if differences:
+        from .bench.verify import machine_note
+
+        click.echo(machine_note(report_dir))
     verdict = f"{len(differences)} differences" if differences else "all match"
     click.echo(f"verified {n} runs against {report_dir / 'results.json'}: {verdict} (re-run in {where})")
     return 1 if differences else 0

@@ -50,6 +50,9 @@ class RunConfig:
     loss_g_weight: float = 1.0
     seed: int = 0
     device: str = "cpu"
+    #: torch CPU threads (results on a CPU depend on it); 1 unless set: small models gain little
+    #: from more, and a busy machine loses much (oversubscription)
+    threads: int = 1
     log_every: int = 50
     checkpoint_every: int = 500
     sample_every: int = 0
@@ -112,7 +115,7 @@ COMPONENT_FIELDS = {"dataset": "dataset", "loss": "loss", "arch": "architecture"
                     "prior": "prior", "optimizer_g": "optimizer", "optimizer_d": "optimizer"}
 #: fields a variant preset may set: every run field but the dataset, the seed and the device
 PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
-                       - {"dataset", "seed", "device"})
+                       - {"dataset", "seed", "device", "threads"})
 MIGRATION = "docs/plugins.md#migrating-from-ganagerie-01"
 
 
@@ -164,6 +167,7 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("eval_samples", 0 <= cfg.eval_samples <= (MAX_INT if big else MAX_SAMPLES),
          f"0 (automatic) to {MAX_SAMPLES:,} ({LIFT} for more)"),
         ("loss_g_weight", cfg.loss_g_weight >= 0, "0 or more"),
+        ("threads", 1 <= cfg.threads <= 1024, "between 1 and 1024"),
     ]
     for name, ok, must in checks:
         if not ok:

@@ -184,3 +184,12 @@ def test_bench_list_takes_a_path(cli, tmp_path):
     code, out, err = cli("bench", "list", suite)
     assert code == 0, err
     assert out.split()[:3] == ["mine", "1", "runs"]
+
+
+def test_train_records_its_threads(cli, tmp_path):
+    code, _, err = cli("train", "--dataset", "ring8", "--steps", "3", "--threads", "1", "--set",
+                       "dataset.n=500", "--quiet", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["threads"] == 1
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert {"diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm", "diag/g_grad_norm"} <= set(rows[-1])

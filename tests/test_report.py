@@ -54,12 +54,14 @@ def test_table_cells_are_mean_and_t_interval_over_completed_seeds(report):
     ring8 = results["datasets"]["ring8"]
     assert ring8["metrics"] == ["modes", "high_quality_pct", "reverse_kl"]
     assert ring8["directions"] == {"modes": True, "high_quality_pct": True, "reverse_kl": False}
-    runs = [r for r in results["runs"] if r["variant"] == "vanilla"]
+    # runs whose D never separated real from generated are "not trained" and left out
+    runs = [r for r in results["runs"] if r["variant"] == "vanilla" and r["status"] == "completed"]
+    assert runs
     for metric in ring8["metrics"]:
         values = [r["metrics"][metric] for r in runs]
         cell = ring8["variants"]["vanilla"]["metrics"][metric]
         expected = mean_ci(values)
-        assert cell["n"] == 3 and cell["mean"] == pytest.approx(expected.mean)
+        assert cell["n"] == len(runs) and cell["mean"] == pytest.approx(expected.mean)
         assert cell["values"] == {str(r["seed"]): r["metrics"][metric] for r in runs}
         if expected.half_width > 0:
             assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((expected.low, expected.high))
@@ -147,3 +149,51 @@ def test_html_report_renders_in_headless_chromium(report, tmp_path):
     # the plots drew: vanilla's line colour (matplotlib's first, #1f77b4) is on the screen
     assert (np.abs(pixels - [31, 119, 180]).sum(axis=1) < 30).sum() > 100
     assert Path(shot).stat().st_size > 10_000
+
+
+def test_every_dataset_has_the_reference_rows_scored_like_the_variants(report):
+    out, results = report
+    refs = results["datasets"]["ring8"]["references"]
+    assert set(refs) == {"real data", "uniform noise", "one mode"}
+    for name, cells in refs.items():
+        assert cells["modes"]["n"] == 3, name  # one per seed, as the variants
+    # the ceiling covers all 8 modes and one mode covers 1; uniform noise, with only 200
+    # samples on modes of std 0.01, lands few points near any mode
+    assert refs["real data"]["modes"]["mean"] == 8
+    assert refs["one mode"]["modes"]["mean"] == 1
+    assert refs["uniform noise"]["modes"]["mean"] < 8
+    hq = {name: cells["high_quality_pct"]["mean"] for name, cells in refs.items()}
+    assert hq["uniform noise"] < 5 < hq["real data"]
+    proto = json.loads((out / "references" / "ring8" / "uniform-noise" / "seed-0" / "eval.json").read_text())
+    assert proto["protocol"]["n_generated"] == 200 and proto["protocol"]["seed"] == 0
+    # each variant's cells carry their paired tests against the two floors
+    floors = results["datasets"]["ring8"]["variants"]["vanilla"]["metrics"]["modes"]["floors"]
+    assert {t["floor"] for t in floors} == {"uniform noise", "one mode"}
+    md = (out / "report.md").read_text()
+    assert "| *real data* (ceiling) |" in md and "| *uniform noise* (floor) |" in md
+    assert "not trained" in md
+
+
+def test_against_floors_is_the_paired_test_of_the_ranking_holm_corrected():
+    from ganagerie.bench.stats import against_floors
+
+    variant = {0: 5.0, 1: 6.0, 2: 7.0, 3: 6.5}
+    tests = against_floors({"v": variant}, {"low": {0: 1.0, 1: 1.2, 2: 1.1, 3: 0.9},
+                                            "same": dict(variant)}, higher_is_better=True)
+    by_floor = {t["floor"]: t for t in tests["v"]}
+    assert by_floor["same"]["beats"] is False and by_floor["same"]["p"] == 1.0
+    assert by_floor["low"]["beats"] is True and by_floor["low"]["mean_diff"] == pytest.approx(5.075)
+    assert by_floor["low"]["p_holm"] == pytest.approx(min(1.0, 2 * by_floor["low"]["p"]))
+
+
+def test_a_run_whose_discriminator_never_separates_is_not_trained():
+    from ganagerie.bench.results import training_health
+
+    flat = [(s, {"diag/d_accuracy": 0.52, "diag/d_gap": 0.001, "diag/g_grad_norm": 0.1})
+            for s in (10, 20)]
+    assert "D never separated" in training_health(flat)["not_trained"]
+    learning = [*flat, (30, {"diag/d_accuracy": 0.8, "diag/d_gap": 0.3, "diag/g_grad_norm": 0.2})]
+    assert training_health(learning)["not_trained"] is None
+    no_grad = [(10, {"diag/d_accuracy": 0.9, "diag/d_gap": 1.0, "diag/g_grad_norm": 0.0})]
+    assert "G never got a gradient" in training_health(no_grad)["not_trained"]
+    assert training_health([])["not_trained"] is None  # nothing logged: nothing to say

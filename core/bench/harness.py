@@ -30,6 +30,7 @@ from .executor import Executor, SerialExecutor, cpu_count, make_executor, thread
 from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
 from .lock import bench_lock
 from .progress import SuiteProgress
+from .references import evaluate_references
 from .report import write_report
 from .suite import RunSpec, Suite, expand
 
@@ -89,8 +90,10 @@ def run_suite(
     if not 1 <= jobs <= MAX_JOBS:
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     with bench_lock(out):
-        check_reusable(out, specs)
         threads = suite_threads(out, jobs, threads)
+        for spec in specs:  # the thread count is part of what a CPU result depends on
+            spec.config["threads"] = threads
+        check_reusable(out, specs)
         return _run_planned(suite, specs, out, registry, seeds, steps, sets, jobs, threads, progress)
 
 
@@ -106,6 +109,7 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
         "runs": [s.as_json() for s in specs],
     })
     outcomes = execute(specs, out, make_executor(jobs, threads), registry, progress, suite.name)
+    evaluate_references(specs, out, registry)
     write_report(out, registry)
     return outcomes
 

@@ -19,6 +19,7 @@ from ..files import write_json, write_with
 from ..registry import Registry
 from . import plots
 from .layout import run_dir
+from .references import CEILING
 from .results import collect, eval_rows, loss_rows
 
 # -- the document model ------------------------------------------------------------------
@@ -113,7 +114,7 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
     ranking = ds["ranking"]
     header = ["variant", *(["rank"] if ranking else []),
               *(m + arrows[ds["directions"].get(m)] for m in ds["metrics"]),
-              "seeds", "diverged", "failed"]
+              "seeds", "diverged", "failed", "not trained"]
     order = list(ds["variants"])
     if ranking:
         mean = {v: ds["variants"][v]["metrics"][ranking["metric"]]["mean"] for v in order}
@@ -121,14 +122,36 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
         order.sort(key=lambda v: (ranking["ranks"].get(v, math.inf),
                                   sign * mean[v] if mean[v] is not None else math.inf))
     rows = []
+    marked = False
     for v in order:
         info = ds["variants"][v]
         failed = info["failed"] + info["unfinished"] + info["missing"]
-        rows.append([v, *([str(ranking["ranks"].get(v, "–"))] if ranking else []),
-                     *(fmt_ci(info["metrics"][m]) for m in ds["metrics"]),
+        cells = []
+        for m in ds["metrics"]:
+            cell = info["metrics"][m]
+            low = any(not t["beats"] for t in cell.get("floors", []))
+            marked |= low
+            cells.append(fmt_ci(cell) + (" ‡" if low else ""))
+        rows.append([v, *([str(ranking["ranks"].get(v, "–"))] if ranking else []), *cells,
                      str(info["runs"]), f"{info['diverged']}/{info['runs']}",
-                     f"{failed}/{info['runs']}"])
+                     f"{failed}/{info['runs']}", f"{info.get('not trained', 0)}/{info['runs']}"])
+    for name, cells in ds.get("references", {}).items():
+        kind = "ceiling" if name == CEILING else "floor"
+        n = max((c["n"] for c in cells.values()), default=0)
+        rows.append([f"*{name}* ({kind})", *([""] if ranking else []),
+                     *(fmt_ci(cells[m]) for m in ds["metrics"]), str(n), "", "", ""])
     blocks: list[Any] = [Heading(2, f"Dataset {label}"), Table(header, rows)]
+    if ds.get("references"):
+        blocks.append(Para(
+            "Reference rows, scored with the same metrics, sample counts and seeds: *real data* "
+            "is the test split scored as if generated (the ceiling); *uniform noise* (uniform over "
+            "the training data's bounding box) and *one mode* (samples of one mode only) are floors. "
+            "A run is *not trained* (and left out of the means) when, in every log window, its "
+            "discriminator told real from generated no better than 60% at the midpoint of its two "
+            "mean logits, or its generator got no gradient; the diag/ curves show why."
+            + (" ‡: not significantly better than every floor (paired t-test over seeds, "
+               "Holm-corrected, α = 0.05): the cell does not show that the variant learned "
+               "anything." if marked else "")))
     if ranking:
         blocks.append(Para(ranking_text(ranking, order)))
         blocks.append(Details("Pairwise tests", [Table(
@@ -195,6 +218,10 @@ def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:
     text = f"Ranking by {ranking['metric']} ({direction} is better): " + "; ".join(parts) + "."
     if ranking["unranked"]:
         text += f" Not ranked, no completed run: {', '.join(ranking['unranked'])}."
+    low = ranking.get("not_above_floor") or []
+    if low:
+        text += (f" Not significantly better than the floors on {ranking['metric']}, so their "
+                 f"rank compares nothing learned: {', '.join(low)}.")
     return text
 
 
@@ -235,7 +262,7 @@ def runs_section(runs: list[dict[str, Any]]) -> list[Any]:
     names = list(dict.fromkeys(m for r in runs for m in r["metrics"]))
     rows = [[r["key"], r["status"], f"{r['step']}/{r['steps']}",
              *(fmt(r["metrics"][m]) if m in r["metrics"] else "" for m in names),
-             r["error"] or ""] for r in runs]
+             r["error"] or (r.get("health") or {}).get("not_trained") or ""] for r in runs]
     configs = {r["key"]: r["config"] for r in runs}
     return [Heading(2, "Runs"), Table(["run", "status", "step", *names, "error"], rows),
             Details("Every resolved run config", [Code(json.dumps(configs, indent=1), "json")])]

@@ -20,6 +20,7 @@ from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
 from .layout import eval_path, evaluation_planned, read_plan, run_dir
+from .references import FLOORS, read_references
 from .suite import RunSpec, Suite, parse_suite
 
 RESULTS_FORMAT = 1
@@ -70,6 +71,9 @@ def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
         state = "unfinished"
     if state == "completed" and not columns and evaluation_planned(spec):
         state = "unfinished"
+    health = training_health(losses)
+    if state == "completed" and health["not_trained"]:
+        state = "not trained"
     return {
         **spec.as_json(),
         "status": state,
@@ -82,7 +86,32 @@ def run_record(out: Path, spec: RunSpec) -> dict[str, Any]:
         "metrics": {c: x for c, (_, _, x) in columns.items()},
         "metric_of": {c: m for c, (m, _, _) in columns.items()},
         "protocol": protocol,
+        "health": health,
     }
+
+
+#: a run whose discriminator never told real from generated better than this, in any log
+#: window, or whose generator never got a gradient above GRAD_FLOOR, did not train
+SEPARATION_FLOOR = 0.6
+GRAD_FLOOR = 1e-8
+
+
+def training_health(losses: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Whether a run trained, from its logged diagnostics: D's best separation accuracy and
+    logit gap, and G's largest gradient norm over the log windows (None where not logged)."""
+    def best(name: str, key=abs) -> float | None:
+        values = [v[name] for _, v in losses if isinstance(v.get(name), (int, float))]
+        return max(values, key=key) if values else None
+
+    accuracy, gap, g_grad = best("diag/d_accuracy"), best("diag/d_gap"), best("diag/g_grad_norm")
+    reasons = []
+    if accuracy is not None and accuracy < SEPARATION_FLOOR:
+        reasons.append(f"D never separated real from generated (best accuracy {accuracy:.3f} < "
+                       f"{SEPARATION_FLOOR})")
+    if g_grad is not None and g_grad < GRAD_FLOOR:
+        reasons.append(f"G never got a gradient (largest norm {g_grad:.2g})")
+    return {"d_accuracy_max": accuracy, "d_gap_max": gap, "g_grad_norm_max": g_grad,
+            "not_trained": "; ".join(reasons) or None}
 
 
 def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
@@ -92,7 +121,11 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
     suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])
     specs = [RunSpec.from_json(r) for r in plan["runs"]]
     runs = [run_record(out, s) for s in specs]
-    datasets = summarize(runs, suite, registry)
+    references = {label: {name: {str(seed): {c: x for c, (_, _, x) in flatten(metrics).items()}
+                                 for seed, metrics in by_seed.items()}
+                          for name, by_seed in read_references(out, label).items()}
+                  for label in dict.fromkeys(s.dataset for s in specs)}
+    datasets = summarize(runs, suite, registry, references)
     results = {
         "format": RESULTS_FORMAT,
         "suite": plan["suite"],
@@ -103,6 +136,7 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
                        "values": "final evaluation of each run; diverged and failed runs are "
                                  "excluded from means and counted in the failure rate"},
         "datasets": datasets,
+        "references": references,
         "runs": runs,
         "environment": plan["environment"],
     }
@@ -110,21 +144,25 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
     return results
 
 
-def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | None) -> dict[str, Any]:
+def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | None,
+              references: dict[str, Any] | None = None) -> dict[str, Any]:
     """Per dataset, in the order the runs name them: the summary over seeds (results.json's
-    ``datasets``), computed from the run records alone."""
+    ``datasets``), computed from the run records and the reference values alone."""
     datasets = {}
     for label in dict.fromkeys(r["dataset"] for r in runs):
         mine = [r for r in runs if r["dataset"] == label]
         directions = metric_directions(mine, suite.higher_is_better, registry)
-        datasets[label] = summarize_dataset(mine, directions, suite.rank_by)
+        datasets[label] = summarize_dataset(mine, directions, suite.rank_by,
+                                            (references or {}).get(label) or {})
     return datasets
 
 
 def content_hash(results: dict[str, Any]) -> str:
     """SHA-256 of what the runs produced (statuses, losses, metrics, configs), not of when/where."""
     keep = ("key", "status", "step", "final_losses", "metrics", "config")
-    payload = [{k: r[k] for k in keep} for r in results["runs"]]
+    payload: Any = [{k: r[k] for k in keep} for r in results["runs"]]
+    if results.get("references"):  # reports before reference rows hash their runs alone
+        payload = {"runs": payload, "references": results["references"]}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -149,9 +187,11 @@ def metric_directions(
 
 
 def summarize_dataset(
-    runs: list[dict[str, Any]], directions: dict[str, bool | None], rank_by: str | None
+    runs: list[dict[str, Any]], directions: dict[str, bool | None], rank_by: str | None,
+    references: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, Any]:
-    """Variants x metrics over seeds for one dataset, the failure rates, and the ranking."""
+    """Variants x metrics over seeds for one dataset, the failure rates, the reference rows,
+    each variant's paired tests against the floors, and the ranking."""
     metric_names = list(directions)
     variants: dict[str, Any] = {}
     per_seed: dict[str, dict[str, dict[int, float]]] = {}
@@ -159,7 +199,7 @@ def summarize_dataset(
         mine = [r for r in runs if r["variant"] == label]
         ok = [r for r in mine if r["status"] == "completed"]
         counts = {s: sum(r["status"] == s for r in mine)
-                  for s in ("completed", "diverged", "failed", "unfinished", "missing")}
+                  for s in ("completed", "diverged", "failed", "unfinished", "missing", "not trained")}
         per_seed[label] = {m: {r["seed"]: r["metrics"][m] for r in ok
                                if m in r["metrics"] and math.isfinite(r["metrics"][m])}
                            for m in metric_names}
@@ -182,5 +222,24 @@ def summarize_dataset(
                    "ranks": result.ranks, "ties": result.ties,
                    "unranked": [v for v in variants if v not in scored],
                    "pairs": [p.as_json() for p in result.pairs]}
+    refs = {name: {m: {int(s): vals[m] for s, vals in by_seed.items()
+                       if isinstance(vals.get(m), (int, float)) and math.isfinite(vals[m])}
+                   for m in metric_names}
+            for name, by_seed in (references or {}).items()}
+    reference_rows = {name: {m: {**stats.mean_ci(list(per[m].values())).as_json(),
+                                 "values": {str(s): v for s, v in per[m].items()}}
+                             for m in metric_names} for name, per in refs.items()}
+    for m in metric_names:
+        if directions[m] is None:
+            continue
+        floors = {f: refs[f][m] for f in FLOORS if f in refs and refs[f][m]}
+        tests = stats.against_floors({v: per_seed[v][m] for v in variants if per_seed[v][m]},
+                                     floors, directions[m])
+        for v, found in tests.items():
+            variants[v]["metrics"][m]["floors"] = found
+    if ranking is not None:
+        ranking["not_above_floor"] = [
+            v for v in variants
+            if any(not t["beats"] for t in variants[v]["metrics"][primary].get("floors", []))]
     return {"metrics": metric_names, "directions": directions, "variants": variants,
-            "ranking": ranking}
+            "references": reference_rows, "ranking": ranking}

@@ -14,12 +14,14 @@ import torch
 from ..errors import UsageError
 from ..files import write_json
 from ..registry import Registry
+from .environment import cpu_name
 from .executor import make_executor
 from .harness import MAX_JOBS, default_jobs, execute
 from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
+from .references import evaluate_references, read_references
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
-from .results import content_hash, run_record, summarize
+from .results import content_hash, flatten, run_record, summarize
 from .suite import RunSpec, parse_suite
 
 #: what must match, run by run
@@ -115,7 +117,20 @@ def verify(
                                      "runs": [s.as_json() for s in specs]})
         executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
         execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}")
+        evaluate_references(specs, out, registry)
     differences = list(recorded_problems)
+    recorded_refs = results.get("references") if isinstance(results.get("references"), dict) else {}
+    for label in dict.fromkeys(s.dataset for s in specs) if recorded_refs else ():
+        seeds = {str(s.seed) for s in specs if s.dataset == label}
+        for name, by_seed in read_references(out, label).items():
+            for seed, metrics in by_seed.items():
+                if str(seed) not in seeds:
+                    continue
+                now = {c: x for c, (_, _, x) in flatten(metrics).items()}
+                then = (recorded_refs.get(label) or {}).get(name, {}).get(str(seed))
+                if then != now:
+                    differences.append(f"references {label}/{name}/seed-{seed}: {_show(then)} "
+                                       f"recorded, {_show(now)} now")
     for old, spec in zip(chosen, specs):
         new = run_record(out, spec)
         for key in COMPARED:
@@ -131,7 +146,8 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
     directories are there, each run's files (eval.json, metrics.jsonl, status.json)."""
     problems = []
     suite = parse_suite(results["suite"]["source"], results["suite"]["origin"])
-    if _show(summarize(results["runs"], suite, registry)) != _show(results["datasets"]):
+    references = results.get("references") if isinstance(results.get("references"), dict) else None
+    if _show(summarize(results["runs"], suite, registry, references)) != _show(results["datasets"]):
         problems.append("results.json: the summary over seeds ('datasets') is not what its runs give")
     if content_hash(results) != results["content_hash"]:
         problems.append(f"results.json: content_hash {results['content_hash']} recorded, "
@@ -156,6 +172,19 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
                     problems.append(f"{spec.key}: {key} {_show(run[key])} in results.json, "
                                     f"{_show(on_disk[key])} in its run directory")
     return problems
+
+
+def machine_note(report_dir: str | Path) -> str:
+    """Whether differences can come from the machine: CPU results are bit-identical only on
+    the same CPU model, thread count and torch version; elsewhere they agree statistically."""
+    env = load_results(report_dir)["environment"]
+    now = {"cpu": cpu_name(), "torch": torch.__version__}
+    changed = [f"{k} {env.get(k)!r} then, {v!r} now" for k, v in now.items() if env.get(k) != v]
+    if changed:
+        return ("note: the machine differs (" + "; ".join(changed) + "): CPU results are bit-identical "
+                "only on the same CPU model, torch and threads, so differences may come from that")
+    return ("note: same CPU model and torch version, and the recorded thread count was used: these "
+            "differences do not come from the machine")
 
 
 def _show(value: Any) -> str:

@@ -42,6 +42,7 @@ class Trainer(StepRunner):
         self.rd = RunDir(Path(run_dir))
         check_device(cfg.device)
         self.device = torch.device(cfg.device)
+        torch.set_num_threads(cfg.threads)
         self.run = build_run(cfg, registry, self.device)
         self.dataset, self.G, self.D = self.run.dataset, self.run.generator, self.run.discriminator
         self.generator, self.discriminator = self.G, self.D  # the StepRunner names
@@ -81,8 +82,8 @@ class Trainer(StepRunner):
             raise UsageError(str(exc)) from None
         preview = torch.Generator().manual_seed(derive_seed(cfg.seed, "eval-noise"))
         self.preview_noise = self.G.sample_noise(cfg.n_preview, generator=preview)
-        self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens),
-                           "g_loss", *(f"g/{n}" for n, _ in self.g_pens)])
+        self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens), *DIAGNOSTICS_D,
+                           "g_loss", *(f"g/{n}" for n, _ in self.g_pens), *DIAGNOSTICS_G])
         # the running log window is part of the state: a resumed run logs the same rows
         self.window_sums = torch.zeros(len(self.log_names), device=self.device)
         self.window_n = 0
@@ -115,11 +116,13 @@ class Trainer(StepRunner):
         pens = [_as_penalty(t.d_penalty(ctx), d_loss) for _, t in self.d_pens]
         self.opt_d.zero_grad(set_to_none=True)
         _total(d_loss, pens).backward()
+        d_grad = _grad_norm(D)
         self.opt_d.step()
         with torch.no_grad():
             for t in self.after_d:
                 t.after_d_step(ctx)
-        ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens)])
+        ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens),
+                               *_separation(real_out.detach(), fake_out.detach()), d_grad])
         return ctx
 
     def g_update(self, real=None, z=None) -> GStep:
@@ -142,12 +145,13 @@ class Trainer(StepRunner):
         pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
         self.opt_g.zero_grad(set_to_none=True)
         _total(g_loss * self.cfg.loss_g_weight, pens).backward()
+        g_grad = _grad_norm(G)
         self.opt_g.step()
         D.requires_grad_(True)
         with torch.no_grad():
             for t in self.after_g:
                 t.after_g_step(ctx)
-        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens)])
+        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), g_grad])
         return ctx
 
     def seen_by_d(self, x: torch.Tensor) -> torch.Tensor:
@@ -308,6 +312,27 @@ def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:
         raise UsageError(f"--steps {steps} is below step {done}, which the run in {rd.root} has "
                          f"reached; give --steps {done} or more")
     return RunConfig.from_dict({**cfg.to_dict(), "steps": steps})
+
+
+#: training-health columns of every log row (means over the window; no extra host sync):
+#: D's logit gap E[D(real)] - E[D(fake)], its accuracy at the midpoint of the two means
+#: (meaningful for any loss), and the gradient norms of D and G before each optimizer step
+DIAGNOSTICS_D = ("diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm")
+DIAGNOSTICS_G = ("diag/g_grad_norm",)
+
+
+def _separation(real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    real_mean, fake_mean = real_out.float().mean(), fake_out.float().mean()
+    middle = (real_mean + fake_mean) / 2
+    accuracy = ((real_out > middle).float().mean() + (fake_out < middle).float().mean()) / 2
+    return real_mean - fake_mean, accuracy
+
+
+def _grad_norm(net: torch.nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=next(net.parameters()).device)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:

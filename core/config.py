@@ -48,6 +48,15 @@ class RunConfig:
     betas_d: tuple[float, float] = (0.5, 0.999)
     #: weight of the loss's generator side; 0 leaves the generator to its regularizers
     loss_g_weight: float = 1.0
+    #: "alternating": n_critic D updates, then G on fresh noise; "simultaneous": D and G from
+    #: one real batch and one noise draw, G's gradient taken before D moves (PacGAN's code)
+    update: str = "alternating"
+    #: G's batch-norm running statistics: "every-forward" (PyTorch's train mode: also when D's
+    #: update draws fakes) or "own-update" (only in G's update, as PacGAN's code)
+    generator_stats: str = "every-forward"
+    #: draw the training data from the run's seed (datasets with a ``seed`` option; PacGAN
+    #: draws new data for every trial) instead of the dataset's own seed
+    data_per_seed: bool = False
     seed: int = 0
     device: str = "cpu"
     #: torch CPU threads (results on a CPU depend on it); 1 unless set: small models gain little
@@ -168,6 +177,11 @@ def _coerce_scalars(cfg: RunConfig) -> None:
          f"0 (automatic) to {MAX_SAMPLES:,} ({LIFT} for more)"),
         ("loss_g_weight", cfg.loss_g_weight >= 0, "0 or more"),
         ("threads", 1 <= cfg.threads <= 1024, "between 1 and 1024"),
+        ("update", cfg.update in ("alternating", "simultaneous"), "alternating or simultaneous"),
+        ("update", cfg.update == "alternating" or cfg.n_critic == 1,
+         "alternating when n_critic > 1 (a simultaneous step has one D update)"),
+        ("generator_stats", cfg.generator_stats in ("every-forward", "own-update"),
+         "every-forward or own-update"),
     ]
     for name, ok, must in checks:
         if not ok:
@@ -302,6 +316,13 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
     data = dict(data)
     ds_entry = registry.get("dataset", data["dataset"].name)
     data["dataset"] = _fill(registry, "dataset", data["dataset"])
+    try:
+        per_seed = coerce_like(data.get("data_per_seed", False), False)
+        run_seed = coerce_like(data.get("seed", 0), 0)
+    except ValueError as exc:
+        raise UsageError(f"data_per_seed or seed: {exc}") from None
+    if per_seed and "seed" in ds_entry.options():  # the data of this run, drawn from its seed
+        data["dataset"].options["seed"] = run_seed
     dataset = registry.create("dataset", ds_entry.name, data["dataset"].options)
     is_image = len(dataset.shape) == 3
     arch = data.get("arch")

@@ -3,7 +3,11 @@
 With ``g_width=400, g_depth=4, g_batchnorm=true, latent_dim=2`` and
 ``d_width=200, d_depth=3, d_maxout=5`` it is the 2-D architecture of PacGAN
 (Lin et al. 2018, app. D) and VEEGAN (Srivastava et al. 2017): G 4x400 BN-ReLU from
-2-d N(0, I) noise, D 3x200 maxout with 5 pieces (Goodfellow et al. 2013).
+2-d N(0, I) noise, D 3x200 maxout with 5 pieces (Goodfellow et al. 2013). PacGAN's code
+(``synthetic_data_experiments/2DRing_GAN&PacGAN``) also initialises every weight from
+N(0, 0.02) with zero biases (``init_std=0.02``), leaves G's hidden layers without bias
+(``g_hidden_bias=false``; batch norm follows them) and moves BN's running statistics by 0.05
+(``bn_momentum=0.05``); PyTorch's defaults are kept unless asked.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ class Maxout(nn.Module):
 
 
 class MLPGenerator(Generator):
-    def __init__(self, shape, latent_dim, width, depth, batchnorm):
+    def __init__(self, shape, latent_dim, width, depth, batchnorm, hidden_bias=True, bn_momentum=0.1):
         super().__init__()
         self.shape, self.latent_dim = tuple(shape), latent_dim
         layers, d = [], latent_dim
         for _ in range(depth):
-            layers += [nn.Linear(d, width)]
-            layers += [nn.BatchNorm1d(width)] if batchnorm else []
+            layers += [nn.Linear(d, width, bias=hidden_bias)]
+            layers += [nn.BatchNorm1d(width, momentum=bn_momentum)] if batchnorm else []
             layers += [nn.ReLU()]
             d = width
         layers.append(nn.Linear(d, math.prod(shape)))
@@ -79,6 +83,9 @@ class MLP(Architecture):
         d_width: int = 128,
         d_depth: int = 3,
         d_maxout: int = 1,
+        init_std: float = 0.0,
+        g_hidden_bias: bool = True,
+        bn_momentum: float = 0.1,
     ):
         for name, value in [("latent_dim", latent_dim), ("g_width", g_width),
                             ("d_width", d_width), ("d_maxout", d_maxout)]:
@@ -86,13 +93,23 @@ class MLP(Architecture):
                 raise ValueError(f"{name} must be at least 1")
         if g_depth < 0 or d_depth < 1:
             raise ValueError("g_depth must be >= 0 and d_depth >= 1")
+        if init_std < 0 or not 0 <= bn_momentum <= 1:
+            raise ValueError("init_std must be >= 0 and bn_momentum in [0, 1]")
+        self.init_std, self.g_hidden_bias, self.bn_momentum = init_std, g_hidden_bias, bn_momentum
         self.latent_dim, self.g_width, self.g_depth = latent_dim, g_width, g_depth
         self.g_batchnorm, self.d_width, self.d_depth = g_batchnorm, d_width, d_depth
         self.d_maxout = d_maxout
 
     def build(self, shape):
-        g = MLPGenerator(shape, self.latent_dim, self.g_width, self.g_depth, self.g_batchnorm)
+        g = MLPGenerator(shape, self.latent_dim, self.g_width, self.g_depth, self.g_batchnorm,
+                         self.g_hidden_bias, self.bn_momentum)
         d = MLPDiscriminator(shape, self.d_width, self.d_depth, self.d_maxout)
+        if self.init_std > 0:  # PacGAN's code: IsotropicGaussian(0.02) weights, Constant(0) biases
+            for layer in [*g.modules(), *d.modules()]:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, 0.0, self.init_std)
+                    if layer.bias is not None:
+                        nn.init.zeros_(layer.bias)
         return g, d
 
 

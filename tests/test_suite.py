@@ -14,8 +14,6 @@ from ganagerie.bench.suite import builtin_suites, expand, list_suites, load_suit
 from ganagerie.errors import UsageError
 
 BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "zoo-2d", "digits", "mnist", "cifar10"}
-PACGAN_ARCH = {"latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,
-               "d_width": 200, "d_depth": 3, "d_maxout": 5}
 
 
 def suite(text, origin="test.toml"):
@@ -36,22 +34,6 @@ def test_bench_list_command(cli):
     code, out, _ = cli("bench", "list")
     assert code == 0
     assert {line.split()[0] for line in out.splitlines()} >= BUILTIN
-
-
-def test_pacgan_2d_is_the_papers_protocol(registry):
-    s = load_suite("pacgan-2d")
-    assert s.seeds == tuple(range(10))
-    specs = expand(s, registry)
-    assert {sp.dataset for sp in specs} == {"ring8", "grid25"}
-    for sp in specs:
-        cfg = sp.config
-        assert cfg["arch"] == {"name": "mlp", "options": PACGAN_ARCH}
-        assert (cfg["lr_g"], cfg["lr_d"]) == (1e-4, 1e-4)
-        assert cfg["betas_g"][0] == cfg["betas_d"][0] == 0.8
-        assert cfg["batch_size"] == 100 and cfg["dataset"]["options"]["n"] == 100_000
-        # 400 epochs of 100,000 points in batches of 100
-        assert cfg["steps"] == 400 * 100_000 // 100
-        assert cfg["eval_samples"] == 2500 and cfg["eval_metrics"] == ["mixture-modes"]
 
 
 def test_quick_is_the_four_builtin_variants_on_ring8(registry):
@@ -177,3 +159,22 @@ def test_suites_ship_in_the_wheel(tmp_path):
                and n.endswith(".toml")}
     assert shipped == set(builtin_suites())
     assert "[ganagerie.suites]" in entry_points
+
+
+def test_pacgan_2d_resolves_to_pacgans_protocol_field_by_field(registry):
+    """Lin et al. 2018, app. D, and their code (synthetic_data_experiments/2DRing_GAN&PacGAN)."""
+    specs = {s.key: s.config for s in expand(load_suite("pacgan-2d"), registry)}
+    cfg = specs["ring8/vanilla/seed-3"]
+    assert cfg["dataset"] == {"name": "ring8", "options": {"n": 100_000, "seed": 3}}  # fresh per trial
+    assert cfg["arch"] == {"name": "mlp", "options": {
+        "latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,  # G: 4x400 BN-ReLU
+        "d_width": 200, "d_depth": 3, "d_maxout": 5,  # D: 3x200 maxout, 5 pieces
+        "init_std": 0.02, "g_hidden_bias": False, "bn_momentum": 0.05}}
+    assert cfg["prior"] == {"name": "normal", "options": {}}  # num_zmode 1, r 0, std 1
+    assert (cfg["optimizer_g"]["name"], cfg["optimizer_d"]["name"]) == ("adam", "adam")
+    assert cfg["lr_g"] == cfg["lr_d"] == 1e-4 and cfg["betas_d"] == [0.8, 0.999] == cfg["betas_g"]
+    assert cfg["batch_size"] == 100 and cfg["steps"] == 400_000  # 400 epochs of 1,000 batches
+    assert cfg["update"] == "simultaneous" and cfg["generator_stats"] == "own-update"
+    assert cfg["eval_samples"] == 2500 and cfg["n_critic"] == 1
+    assert specs["grid25/pacgan4/seed-0"]["batch_size"] == 400  # 100 packs of 4
+    assert sorted({k.split("/")[2] for k in specs}) == [f"seed-{i}" for i in range(10)]

@@ -1,8 +1,10 @@
 """The trainer: determinism, bit-exact resume, divergence, EMA, run directory contents."""
 
+import copy
 import json
 
 import torch
+import torch.nn.functional as F
 
 from ganagerie.config import resolve_config
 from ganagerie.files import read_jsonl
@@ -110,3 +112,46 @@ def test_generator_step_leaves_discriminator_gradients_alone(registry, tmp_path)
     # the G step backpropagates through D but must not add to D's gradients
     assert len(snapshots) == 1
     assert all(torch.equal(a, p.grad) for a, p in zip(snapshots[0], trainer.D.parameters()))
+
+
+def test_simultaneous_step_takes_both_gradients_before_either_side_moves(registry, tmp_path):
+    cfg = tiny(registry, 1, variant="vanilla", extra=["update=simultaneous", "arch.g_batchnorm=true",
+                                                      "generator_stats=own-update"])
+    trainer = Trainer(cfg, registry, tmp_path)
+    G0, D0 = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    state = torch.get_rng_state()
+    source = copy.deepcopy(trainer.source.state_dict())
+    trainer.train_step()
+    # the same step by hand: one batch, one noise draw, both losses against the old networks
+    torch.set_rng_state(state)
+    trainer.source.load_state_dict(source)
+    real, z = trainer.source.next(), G0.sample_noise(cfg.batch_size)
+    fake = G0(z)
+    g_loss = F.softplus(-D0(fake)).mean()
+    g_grads = torch.autograd.grad(g_loss, list(G0.parameters()))
+    d_loss = F.softplus(-D0(real)).mean() + F.softplus(D0(fake.detach())).mean()
+    d_grads = torch.autograd.grad(d_loss, list(D0.parameters()))
+    for net, grads, lr in ((G0, g_grads, cfg.lr_g), (D0, d_grads, cfg.lr_d)):
+        opt = torch.optim.Adam(net.parameters(), lr=lr, betas=cfg.betas_g)
+        for p, g in zip(net.parameters(), grads):
+            p.grad = g
+        opt.step()
+    for a, b in zip([*G0.parameters(), *D0.parameters()], [*trainer.G.parameters(), *trainer.D.parameters()]):
+        assert torch.allclose(a, b, atol=1e-6)
+    # G's batch-norm statistics moved once: by its own forward
+    bn0 = [m for m in G0.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    bn = [m for m in trainer.G.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    assert torch.equal(bn0.running_mean, bn.running_mean)
+
+
+def test_generator_statistics_move_only_in_its_own_update(registry, tmp_path):
+    for stats, moved in (("every-forward", True), ("own-update", False)):
+        cfg = tiny(registry, 1, variant="vanilla", extra=["arch.g_batchnorm=true",
+                                                          f"generator_stats={stats}"])
+        trainer = Trainer(cfg, registry, tmp_path / stats)
+        bn = [m for m in trainer.G.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+        before = bn.running_mean.clone()
+        trainer.d_update()  # draws fakes from G in train mode
+        assert (not torch.equal(before, bn.running_mean)) == moved, stats
+        trainer.g_update()  # G's own update moves them in both modes
+        assert not torch.equal(before, bn.running_mean)

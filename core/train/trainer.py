@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -96,6 +97,12 @@ class Trainer(StepRunner):
         returns the logged values, detached."""
         if self.step_owner is not None:
             return self.step_owner.train_step(self)
+        if self.cfg.update == "simultaneous":  # PacGAN's code: both sides from one batch and noise
+            real, z = self.next_real(), self.noise()
+            fake = self.G(z)  # one G forward: its batch statistics move once per step
+            g = self.g_update(real, z, fake, apply=False)  # G's gradient against D before D moves
+            d = self.d_update(real, z, fake.detach())
+            return self.log_row(d, self.apply_g(g))
         for _ in range(self.cfg.n_critic):
             d = self.d_update()
         g = self.g_update()
@@ -107,7 +114,7 @@ class Trainer(StepRunner):
         real = self.next_real() if real is None else real
         if fake is None:
             z = self.noise() if z is None else z
-            with torch.no_grad():
+            with torch.no_grad(), self.frozen_generator_stats():
                 fake = G(z)
         real_in, fake_in = self.seen_by_d(real), self.seen_by_d(fake)
         real_out, fake_out = D(real_in), D(fake_in)
@@ -125,12 +132,12 @@ class Trainer(StepRunner):
                                *_separation(real_out.detach(), fake_out.detach()), d_grad])
         return ctx
 
-    def g_update(self, real=None, z=None) -> GStep:
+    def g_update(self, real=None, z=None, fake=None, apply=True) -> GStep:
         G, D = self.G, self.D
         D.requires_grad_(False)  # the G step needs gradients through D, not for D
         real = self.last_real if real is None else real
         z = self.noise() if z is None else z
-        fake = G(z)
+        fake = G(z) if fake is None else fake
         fake_in = self.seen_by_d(fake)
         feats = D.features(fake_in)
         fake_out = D.classify(feats)
@@ -145,14 +152,33 @@ class Trainer(StepRunner):
         pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
         self.opt_g.zero_grad(set_to_none=True)
         _total(g_loss * self.cfg.loss_g_weight, pens).backward()
-        g_grad = _grad_norm(G)
-        self.opt_g.step()
         D.requires_grad_(True)
+        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), _grad_norm(G)])
+        return self.apply_g(ctx) if apply else ctx
+
+    def apply_g(self, ctx: GStep) -> GStep:
+        """G's optimizer step from the gradients its update left, then the after-G hooks."""
+        self.opt_g.step()
         with torch.no_grad():
             for t in self.after_g:
                 t.after_g_step(ctx)
-        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), g_grad])
         return ctx
+
+    @contextlib.contextmanager
+    def frozen_generator_stats(self):
+        """With ``generator_stats = "own-update"`` (PacGAN's code), G's batch-norm running
+        statistics move only in G's own update, not when D's update draws fakes."""
+        frozen = []
+        if self.cfg.generator_stats == "own-update":
+            for m in self.G.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum:
+                    frozen.append((m, m.momentum))
+                    m.momentum = 0.0  # running = 1 * running + 0 * batch
+        try:
+            yield
+        finally:
+            for m, momentum in frozen:
+                m.momentum = momentum
 
     def seen_by_d(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` through the run's input transforms, in the order the techniques were given."""

@@ -28,10 +28,12 @@ def to_png(fig: Figure) -> bytes:
 
 
 def curves_figure(
-    panels: Mapping[str, Mapping[str, Sequence[Series]]], title: str, xlabel: str = "step"
+    panels: Mapping[str, Mapping[str, Sequence[Series]]], title: str, xlabel: str = "step",
+    levels: Mapping[str, Mapping[str, float]] | None = None,
 ) -> bytes:
     """One panel per quantity; in each, one line per variant: the mean over seeds and its 95%
-    interval as a band. ``panels`` is ``{quantity: {variant: [series of each seed]}}``."""
+    interval as a band. ``panels`` is ``{quantity: {variant: [series of each seed]}}``;
+    ``levels`` (``{quantity: {reference: value}}``) are drawn as dashed horizontal lines."""
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
@@ -45,6 +47,9 @@ def curves_figure(
             color = COLORS[j % len(COLORS)]
             ax.plot(steps, mean, color=color, label=variant, linewidth=1.3)
             ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
+        for k, (name, value) in enumerate((levels or {}).get(quantity, {}).items()):
+            ax.axhline(value, color="black", linestyle=("--", ":", "-.")[k % 3], linewidth=0.9,
+                       label=name)
         ax.set_title(quantity, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=7)

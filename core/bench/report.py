@@ -149,9 +149,9 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
             "A run is *not trained* (and left out of the means) when, in every log window, its "
             "discriminator told real from generated no better than 60% at the midpoint of its two "
             "mean logits, or its generator got no gradient; the diag/ curves show why."
-            + (" ‡: not significantly better than every floor (paired t-test over seeds, "
-               "Holm-corrected, α = 0.05): the cell does not show that the variant learned "
-               "anything." if marked else "")))
+            + (" ‡: not significantly better than every floor of that metric (a floor is a "
+               "reference short of the ceiling's interval; paired t-test over seeds, Holm-corrected, "
+               "α = 0.05): the cell does not show that the variant learned anything." if marked else "")))
     if ranking:
         blocks.append(Para(ranking_text(ranking, order)))
         blocks.append(Details("Pairwise tests", [Table(
@@ -163,19 +163,26 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
     else:
         blocks.append(Para("No metric values: the runs were not evaluated."))
     if out is not None:
-        blocks += dataset_figures(label, runs, out)
+        blocks += dataset_figures(label, runs, out, ds.get("references"))
     return blocks
 
 
-def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path) -> list[Picture]:
+def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path,
+                    references: dict[str, Any] | None = None) -> list[Picture]:
+    # the reference rows' means, drawn across the learning curves
+    levels: dict[str, dict[str, float]] = {}
+    for name, cells in (references or {}).items():
+        for metric, cell in cells.items():
+            if cell["mean"] is not None:
+                levels.setdefault(metric, {})[name] = cell["mean"]
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by_variant.setdefault(r["variant"], []).append(r)
     figures = []
     for what, slug, read in (("metrics during training", "metrics", eval_rows),
-                             ("losses and penalties", "losses", loss_rows)):
+                             ("losses, penalties and diagnostics", "losses", loss_rows)):
         rows = {v: [read(run_dir(out, r["key"])) for r in rs] for v, rs in by_variant.items()}
-        picture = _curves_picture(label, what, slug, rows)
+        picture = _curves_picture(label, what, slug, rows, levels if slug == "metrics" else None)
         if picture is not None:
             figures.append(picture)
     pictures = {}
@@ -193,8 +200,8 @@ def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path) -> list[P
 
 
 def _curves_picture(label: str, what: str, slug: str,
-                    rows_by_variant: dict[str, list[list[tuple[int, dict[str, float]]]]]
-                    ) -> Picture | None:
+                    rows_by_variant: dict[str, list[list[tuple[int, dict[str, float]]]]],
+                    levels: dict[str, dict[str, float]] | None = None) -> Picture | None:
     """One panel per logged quantity from ``{variant: [rows of each seed]}``; None if none."""
     names = list(dict.fromkeys(n for seeds in rows_by_variant.values() for rows in seeds
                                for _, values in rows for n in values))
@@ -203,7 +210,8 @@ def _curves_picture(label: str, what: str, slug: str,
     panels = {n: {v: [[(s, vals[n]) for s, vals in rows if vals.get(n) is not None] for rows in seeds]
                   for v, seeds in rows_by_variant.items()} for n in names}
     return Picture(f"{label}: {what}",
-                   plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)"),
+                   plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)",
+                                       levels=levels),
                    f"plots/{label}-{slug}.png")
 
 

@@ -32,6 +32,7 @@ import torch
 from .components import DStep, GStep, Technique, generator_loss, implements
 from .config import RunConfig, resolve_config
 from .errors import UsageError
+from .files import read_jsonl
 from .plugin_loader import get_registry
 from .registry import KINDS, Registry
 from .train.build import build_run
@@ -178,19 +179,32 @@ def _check_deterministic_under_a_seed(s: _Subject) -> None:
         for run in ("a", "b"):
             train(cfg, s.registry, Path(tmp) / run, progress=False)
             states.append(read_checkpoint(RunDir(Path(tmp) / run).checkpoint))
-        _assert_same(states[0], states[1], "two runs with one seed differ")
+        assert_same_state(states[0], states[1], "two runs with one seed differ")
 
 
 def _check_resumes_to_the_same_weights(s: _Subject) -> None:
-    whole, half = s.config(STEPS), s.config(STEPS // 2)
     with tempfile.TemporaryDirectory() as tmp:
-        train(whole, s.registry, Path(tmp) / "whole", progress=False)
-        train(half, s.registry, Path(tmp) / "part", progress=False)
-        train(whole, s.registry, Path(tmp) / "part", resume=True, progress=False)
-        a = read_checkpoint(RunDir(Path(tmp) / "whole").checkpoint)
-        b = read_checkpoint(RunDir(Path(tmp) / "part").checkpoint)
-        _assert_same(a, b, "stopped and resumed, the run ends elsewhere than an uninterrupted one "
-                     "(is all state in state_dict?)")
+        assert_resumes_bit_identically(s.config(STEPS), s.registry, Path(tmp))
+
+
+def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: Path) -> dict[str, Any]:
+    """Train ``cfg`` in one go, and again stopped halfway and resumed: the two checkpoints
+    (networks, optimizers, techniques, RNG, data order) and metrics.jsonl rows must be equal.
+    Returns the final state. For plugin authors' own tests of stateful components."""
+    half = RunConfig.from_dict({**cfg.to_dict(), "steps": max(1, cfg.steps // 2),
+                                "checkpoint_every": max(1, cfg.steps // 2)})
+    whole = RunConfig.from_dict({**cfg.to_dict(), "checkpoint_every": half.steps})
+    train(whole, registry, workdir / "full", progress=False)
+    train(half, registry, workdir / "part", progress=False)
+    train(whole, registry, workdir / "part", resume=True, progress=False)
+    a = read_checkpoint(RunDir(workdir / "full").checkpoint)
+    b = read_checkpoint(RunDir(workdir / "part").checkpoint)
+    assert_same_state(a, b, "stopped and resumed, the run ends elsewhere than an uninterrupted one "
+                      "(is all state in state_dict?)")
+    rows = [[{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}
+             for r in read_jsonl(RunDir(workdir / run).metrics)] for run in ("full", "part")]
+    assert rows[0] == rows[1], "stopped and resumed, the run logs other rows than an uninterrupted one"
+    return a
 
 
 def _check_runs_on_the_gpu(s: _Subject) -> None:
@@ -344,7 +358,8 @@ def _check_state_round_trip(s: _Subject) -> None:
     fresh_run = build_run(trainer.cfg, s.registry)
     (fresh,) = [t for n, t in fresh_run.techniques if n == s.name]
     fresh.load_state_dict(loaded)
-    _assert_same(state, fresh.state_dict(), "state_dict -> load_state_dict -> state_dict changes the state")
+    assert_same_state(state, fresh.state_dict(),
+                      "state_dict -> load_state_dict -> state_dict changes the state")
 
 
 # -- architectures, datasets, metrics, optimizers, priors, variants --------------------------
@@ -360,7 +375,7 @@ def _check_networks(s: _Subject) -> str:
             continue
         torch.manual_seed(0)
         G2, _ = arch.build(shape)
-        _assert_same(G.state_dict(), G2.state_dict(), "two builds under one seed differ")
+        assert_same_state(G.state_dict(), G2.state_dict(), "two builds under one seed differ")
         z = G.sample_noise(4)
         x = G(z)
         assert tuple(x.shape) == (4, *shape), f"G gives {tuple(x.shape)} for samples of {shape}"
@@ -474,20 +489,22 @@ def _assert_scalar(t: Any, what: str) -> None:
     assert t.requires_grad, f"{what} carries no gradient"
 
 
-def _assert_same(a: Any, b: Any, message: str, where: str = "") -> None:
+def assert_same_state(a: Any, b: Any, message: str = "states differ", where: str = "") -> None:
+    """Nested dicts, lists and tensors equal exactly (tensors with ``torch.equal``)."""
     if isinstance(a, torch.Tensor):
         assert isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b), \
             f"{message} (at {where or 'top'})"
     elif isinstance(a, Mapping):
         assert isinstance(b, Mapping) and set(a) == set(b), f"{message} (keys at {where or 'top'})"
         for k in a:
-            _assert_same(a[k], b[k], message, f"{where}.{k}" if where else str(k))
+            assert_same_state(a[k], b[k], message, f"{where}.{k}" if where else str(k))
     elif isinstance(a, (list, tuple)):
         assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{message} (at {where or 'top'})"
         for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, message, f"{where}[{i}]")
+            assert_same_state(x, y, message, f"{where}[{i}]")
     else:
         assert a == b, f"{message} (at {where or 'top'}: {a!r} != {b!r})"
 
 
-__all__ = ["ConformanceError", "Report", "check_component", "components"]
+__all__ = ["ConformanceError", "Report", "assert_resumes_bit_identically", "assert_same_state",
+           "check_component", "components"]

@@ -15,6 +15,7 @@ from ganagerie.components import Loss, Technique
 from ganagerie.config import RunConfig, resolve_config
 from ganagerie.errors import UsageError
 from ganagerie.plugin_loader import load_plugins
+from ganagerie.testing import assert_resumes_bit_identically as resumes_bit_identically
 from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.trainer import Trainer, train
 
@@ -153,24 +154,7 @@ def cfg_for(reg, steps, **kw):
 
 def assert_resumes_bit_identically(reg, tmp_path, steps=100, **kw):
     """N steps in one go equal N/2, a stop, and a resume to N: weights, optimizers, technique state."""
-    train(cfg_for(reg, steps, **kw), reg, tmp_path / "whole", progress=False)
-    train(cfg_for(reg, steps // 2, **kw), reg, tmp_path / "part", progress=False)
-    train(cfg_for(reg, steps, **kw), reg, tmp_path / "part", resume=True, progress=False)
-    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.json")
-    b = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
-    assert a["step"] == b["step"] == steps
-    for key in ("generator", "discriminator"):
-        for name, t in a[key].items():
-            assert torch.equal(t, b[key][name]), (key, name)
-    assert json.dumps(a["opt_d"]["param_groups"]) == json.dumps(b["opt_d"]["param_groups"])
-    for name, state in a["techniques"].items():
-        for k, v in state.items():
-            assert torch.equal(v, b["techniques"][name][k]), (name, k)
-    rows = [(tmp_path / r / "metrics.jsonl").read_text().splitlines() for r in ("whole", "part")]
-    strip = [[{k: v for k, v in json.loads(x).items() if k not in ("steps_per_s", "time_s")}
-              for x in r] for r in rows]
-    assert strip[0] == strip[1]
-    return a
+    return resumes_bit_identically(cfg_for(reg, steps, **kw), reg, tmp_path)
 
 
 def test_relativistic_average_loss_sees_real_logits_trains_and_resumes(reg, tmp_path):
@@ -211,7 +195,7 @@ def test_input_transform_reaches_everything_d_sees_and_resumes_with_its_state(re
     assert not torch.equal(g.fake_input, g.fake) and g.fake_input.grad_fn is not None
     state = assert_resumes_bit_identically(reg, tmp_path, regularizers=["sign-noise"])
     assert state["techniques"]["sign-noise"]["seen"] == 100 * 32
-    rows = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
+    rows = (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(rows[-1])["sign-noise/seen"] == 100 * 32
 
 

@@ -5,30 +5,19 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from test_trainer import losses, tiny
+from test_trainer import tiny
 
 from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
 from ganagerie.plugins.top_k import TopK
-from ganagerie.train.checkpoint import read_checkpoint
+from ganagerie.testing import assert_resumes_bit_identically
 from ganagerie.train.rundir import RunDir
-from ganagerie.train.trainer import Trainer, train
+from ganagerie.train.trainer import Trainer
 
 
 def assert_resume_is_bit_identical(registry, tmp_path, steps, **kw):
-    """``steps`` in one go and in two halves with a resume give the same weights and logs."""
-    extra = [*kw.pop("extra", ()), f"checkpoint_every={steps // 2}"]
-    train(tiny(registry, steps, extra=extra, **kw), registry, tmp_path / "full", progress=False)
-    train(tiny(registry, steps // 2, extra=extra, **kw), registry, tmp_path / "part", progress=False)
-    train(tiny(registry, steps, extra=extra, **kw), registry, tmp_path / "part", resume=True,
-          progress=False)
-    full = read_checkpoint(tmp_path / "full" / "checkpoints" / "last.json")
-    part = read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")
-    assert full["step"] == part["step"] == steps
-    for key in ("generator", "discriminator"):
-        for name, tensor in full[key].items():
-            assert torch.equal(tensor, part[key][name]), (key, name)
-    assert losses(tmp_path / "full") == losses(tmp_path / "part")
+    """``steps`` in one go and in two halves with a resume give the same state and logs."""
+    return assert_resumes_bit_identically(tiny(registry, steps, **kw), registry, tmp_path)
 
 
 @pytest.mark.parametrize("step, batch, k", [

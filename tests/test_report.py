@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganagerie import __version__
@@ -197,3 +198,11 @@ def test_a_run_whose_discriminator_never_separates_is_not_trained():
     no_grad = [(10, {"diag/d_accuracy": 0.9, "diag/d_gap": 1.0, "diag/g_grad_norm": 0.0})]
     assert "G never got a gradient" in training_health(no_grad)["not_trained"]
     assert training_health([])["not_trained"] is None  # nothing logged: nothing to say
+
+
+def test_the_ceiling_draws_each_test_sample_once_before_repeating():
+    from ganagerie.bench.references import Bank
+
+    bank, noise = Bank(torch.arange(5.0).unsqueeze(1)), torch.Generator().manual_seed(0)
+    drawn = torch.cat([bank(bank.sample_noise(3, noise)), bank(bank.sample_noise(4, noise))]).flatten()
+    assert sorted(drawn[:5].tolist()) == [0, 1, 2, 3, 4]  # a permutation first, then it cycles

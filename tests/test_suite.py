@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ganagerie.bench.suite import builtin_suites, expand, list_suites, load_suite, parse_suite
 from ganagerie.errors import UsageError
 
-BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "zoo-2d", "digits", "mnist", "cifar10"}
+BUILTIN = {"pacgan-2d", "quick", "stabilization-2d", "zoo-2d", "digits", "mnist-5k", "stacked-mnist-5k",
+           "mnist", "cifar10"}
 
 
 def suite(text, origin="test.toml"):

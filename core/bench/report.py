@@ -150,7 +150,8 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
             "discriminator told real from generated no better than 60% at the midpoint of its two "
             "mean logits, or its generator got no gradient; the diag/ curves show why."
             + (" ‡: not significantly better than every floor of that metric (a floor is a "
-               "reference short of the ceiling's interval; paired t-test over seeds, Holm-corrected, "
+               "reference short of the ceiling's interval; paired t-test over seeds, Holm-corrected over "
+               "the floors, "
                "α = 0.05): the cell does not show that the variant learned anything." if marked else "")))
     if ranking:
         blocks.append(Para(ranking_text(ranking, order)))

@@ -145,20 +145,21 @@ def against_floors(
     higher_is_better: bool, alpha: float = ALPHA,
 ) -> dict[str, list[dict]]:
     """Each variant against each floor reference, by the paired test of the ranking, Holm-
-    corrected over all of them: ``{variant: [{floor, n, mean_diff, p, p_holm, beats}]}``."""
-    raw = []
+    corrected over the floors of that variant (one cell, one claim: "it beats the floors"):
+    ``{variant: [{floor, n, mean_diff, p, p_holm, beats}]}``."""
+    out: dict[str, list[dict]] = {}
     for v, mine in values.items():
+        raw = []
         for f, floor in floors.items():
             seeds = sorted(set(mine) & set(floor))
             xa, xb = [mine[s] for s in seeds], [floor[s] for s in seeds]
             diff = math.fsum(x - y for x, y in zip(xa, xb)) / len(seeds) if seeds else math.nan
-            raw.append((v, f, len(seeds), diff, paired_p_value(xa, xb)))
-    adjusted = holm([r[4] for r in raw])
-    out: dict[str, list[dict]] = {v: [] for v in values}
-    for (v, f, n, diff, p), p_adj in zip(raw, adjusted):
-        beats = p_adj < alpha and diff != 0 and (diff > 0) == higher_is_better
-        out[v].append({"floor": f, "n": n, "mean_diff": _finite(diff), "p": _finite(p),
-                       "p_holm": _finite(p_adj), "beats": bool(beats)})
+            raw.append((f, len(seeds), diff, paired_p_value(xa, xb)))
+        adjusted = holm([r[3] for r in raw])
+        out[v] = [{"floor": f, "n": n, "mean_diff": _finite(diff), "p": _finite(p),
+                   "p_holm": _finite(p_adj),
+                   "beats": bool(p_adj < alpha and diff != 0 and (diff > 0) == higher_is_better)}
+                  for (f, n, diff, p), p_adj in zip(raw, adjusted)]
     return out
 
 

@@ -217,7 +217,8 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
     value = parse_value(raw.strip())
     parts = key.split(".")
     if parts[0] in COMPONENT_FIELDS and len(parts) == 1:
-        data[key] = ComponentSpec.parse(raw.strip(), key)
+        # NAME[:k=v,...] as typed, or a JSON string (suite files write their values as JSON)
+        data[key] = ComponentSpec.parse(value if isinstance(value, str) else raw.strip(), key)
     elif parts[0] in COMPONENT_FIELDS and len(parts) == 2:
         data.setdefault(parts[0], ComponentSpec(_DEFAULTS.get(parts[0], "")))
         data[parts[0]].options[parts[1]] = value

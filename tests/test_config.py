@@ -70,3 +70,11 @@ def test_bad_input_is_a_usage_error(registry, kwargs, message):
 def test_unknown_config_field_is_rejected():
     with pytest.raises(UsageError, match="unknown config field 'stepz'; did you mean 'steps'"):
         RunConfig.from_dict({"dataset": "ring8", "loss": "hinge", "arch": "mlp", "stepz": 3})
+
+
+def test_components_set_by_name_in_a_suite_or_on_the_command_line(registry):
+    # suite files hand their values over as JSON: "rmsprop" with its quotes
+    for text in ('optimizer_d="rmsprop"', "optimizer_d=rmsprop", "optimizer_d=rmsprop:alpha=0.9,momentum=0"):
+        cfg = resolve_config(registry, dataset="ring8", sets=[text])
+        assert cfg.optimizer_d.name == "rmsprop", text
+    assert cfg.optimizer_d.options["alpha"] == 0.9

@@ -346,9 +346,9 @@ class Metric(ABC):
 
 def generator_loss(loss: Any) -> Callable[[Tensor, Tensor | None], Tensor]:
     """``loss.g_loss`` as a function of ``(fake_out, real_out)``, for losses of either contract."""
-    params = [p for p in inspect.signature(loss.g_loss).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(params) >= 2 or any(p.kind is p.VAR_POSITIONAL
-                               for p in inspect.signature(loss.g_loss).parameters.values()):
+    kinds = [p.kind for p in inspect.signature(loss.g_loss).parameters.values()]
+    positional = sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                     for k in kinds)
+    if positional >= 2 or inspect.Parameter.VAR_POSITIONAL in kinds:
         return loss.g_loss
     return lambda fake_out, real_out: loss.g_loss(fake_out)

@@ -242,8 +242,9 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
         )
 
 
-_DEFAULTS = {"prior": DEFAULT_PRIOR, "optimizer_g": DEFAULT_OPTIMIZER,
-             "optimizer_d": DEFAULT_OPTIMIZER}
+#: the registered name each defaulted component field starts from
+_DEFAULTS = {f.name: f.default_factory().name for f in dataclasses.fields(RunConfig)
+             if f.name in COMPONENT_FIELDS and f.default_factory is not dataclasses.MISSING}
 
 
 def resolve_config(

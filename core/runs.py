@@ -14,7 +14,7 @@ from .errors import UsageError
 from .evaluation.score import evaluate_generator
 from .files import write_json
 from .registry import Registry
-from .train.build import build_run
+from .train.build import all_finite, build_run
 from .train.checkpoint import read_checkpoint
 from .train.rundir import RunDir
 from .train.samples import save_samples
@@ -41,7 +41,7 @@ def load_generator(
         raise UsageError(f"{rd.checkpoint} does not fit the run's config ({type(exc).__name__}); was "
                          "config.json edited? rerun the run into a new --out") from None
     generator = run.sampling_generator().eval()
-    if not all(bool(p.isfinite().all()) for p in generator.parameters()):
+    if not all_finite(generator):
         raise UsageError(f"the generator of {rd.root} has non-finite weights (the run diverged); "
                          "there is nothing to sample or evaluate")
     return cfg, run.dataset, generator

@@ -110,12 +110,12 @@ def evaluate_references(specs: list[RunSpec], out: Path, registry: Registry) -> 
         if not cfg.eval_metrics:
             continue
         dataset = build_dataset(cfg, registry)
-        for name in references(dataset):
-            for seed in sorted(seeds[label]):
+        for seed in sorted(seeds[label]):
+            # fresh samplers for every seed: a bank's order belongs to one evaluation
+            for name, sampler in references(dataset).items():
                 path = reference_dir(out, label, name, seed) / "eval.json"
                 if path.exists():
                     continue
-                sampler = references(dataset)[name]  # fresh: a bank's order is per evaluation
                 result = evaluate_generator(sampler, dataset, registry, metrics=cfg.eval_metrics,
                                             n_samples=cfg.eval_samples, seed=seed, device="cpu")
                 write_json(path, {"reference": name, "dataset": label, "seed": seed, **result})

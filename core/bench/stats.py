@@ -118,10 +118,7 @@ def rank(
     names = list(values)
     raw = []
     for a, b in combinations(names, 2):
-        seeds = sorted(set(values[a]) & set(values[b]))
-        xa, xb = [values[a][s] for s in seeds], [values[b][s] for s in seeds]
-        diff = math.fsum(x - y for x, y in zip(xa, xb)) / len(seeds) if seeds else math.nan
-        raw.append((a, b, len(seeds), diff, paired_p_value(xa, xb)))
+        raw.append((a, b, *_paired(values[a], values[b])))
     adjusted = holm([r[4] for r in raw])
     pairs = []
     for (a, b, n, diff, p), p_adj in zip(raw, adjusted):
@@ -151,16 +148,21 @@ def against_floors(
     for v, mine in values.items():
         raw = []
         for f, floor in floors.items():
-            seeds = sorted(set(mine) & set(floor))
-            xa, xb = [mine[s] for s in seeds], [floor[s] for s in seeds]
-            diff = math.fsum(x - y for x, y in zip(xa, xb)) / len(seeds) if seeds else math.nan
-            raw.append((f, len(seeds), diff, paired_p_value(xa, xb)))
+            raw.append((f, *_paired(mine, floor)))
         adjusted = holm([r[3] for r in raw])
         out[v] = [{"floor": f, "n": n, "mean_diff": _finite(diff), "p": _finite(p),
                    "p_holm": _finite(p_adj),
                    "beats": bool(p_adj < alpha and diff != 0 and (diff > 0) == higher_is_better)}
                   for (f, n, diff, p), p_adj in zip(raw, adjusted)]
     return out
+
+
+def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[int, float, float]:
+    """Over the seeds both have: their number, the mean of a - b, the paired p-value."""
+    seeds = sorted(set(a) & set(b))
+    xa, xb = [a[s] for s in seeds], [b[s] for s in seeds]
+    diff = math.fsum(x - y for x, y in zip(xa, xb)) / len(seeds) if seeds else math.nan
+    return len(seeds), diff, paired_p_value(xa, xb)
 
 
 def _finite(x: float) -> float | None:

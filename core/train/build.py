@@ -42,6 +42,11 @@ class BuiltRun:
                 tech.load_state_dict(state[name])
 
 
+def all_finite(*nets: torch.nn.Module) -> bool:
+    """Whether every parameter of ``nets`` is finite (one host sync)."""
+    return bool(torch.stack([p.isfinite().all() for net in nets for p in net.parameters()]).all())
+
+
 def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
     return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
 

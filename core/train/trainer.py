@@ -18,7 +18,7 @@ from ..evaluation.score import evaluate_generator
 from ..files import append_jsonl, read_jsonl, write_json, write_jsonl
 from ..registry import Registry
 from ..seeding import derive_seed
-from .build import build_optimizer, build_run
+from .build import all_finite, build_optimizer, build_run
 from .checkpoint import FORMAT, read_checkpoint, save_checkpoint
 from .data import TensorSource
 from .progress import Progress
@@ -249,8 +249,7 @@ class Trainer(StepRunner):
         return TrainResult(status, self.step, rd.root, last)
 
     def weights_are_finite(self) -> bool:
-        nets = [self.G, self.D, self.run.sampling_generator()]
-        return bool(torch.stack([p.isfinite().all() for net in nets for p in net.parameters()]).all())
+        return all_finite(self.G, self.D, self.run.sampling_generator())
 
     def evaluate(self) -> dict[str, Any]:
         """Score the sampling generator with the run's metrics; append the row to metrics.jsonl.

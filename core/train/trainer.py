@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,49 +205,76 @@ class Trainer(StepRunner):
     # -- around the step ------------------------------------------------------------------
 
     def fit(self, progress: bool | None = None) -> TrainResult:
+        self.begin()
+        with Progress(self.cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
+            while self.step < self.cfg.steps:
+                if not self.end_step(self.train_step(), bar):
+                    break
+        return self.finish()
+
+    def begin(self) -> None:
+        """Mark the run as running and start its first log window's clock."""
+        self.rd.write_status("running", self.step, self.cfg.steps)
+        self.last: dict[str, float | None] = {}
+        self.status, self.status_extra = "completed", {}
+        self.t0 = time.perf_counter()
+
+    def end_step(self, row: torch.Tensor, bar: Progress | None = None,
+                 sync: Callable[[], None] | None = None) -> bool:
+        """Everything after one step's update: the log window, and at their intervals the
+        metrics row, evaluation, checkpoint and samples. ``sync`` (the seed-batched trainer's)
+        brings the networks and optimizer state up to date before anything reads them.
+        Returns False when the run stopped (diverged)."""
         cfg, rd = self.cfg, self.rd
-        rd.write_status("running", self.step, cfg.steps)
-        last: dict[str, float | None] = {}
-        status, extra = "completed", {}
-        t0 = time.perf_counter()
-        with Progress(cfg.steps, start=self.step, enabled=progress, label=rd.root.name) as bar:
-            while self.step < cfg.steps:
-                row = self.train_step()
-                self.window_sums += row
-                # the first non-finite step, kept on the device: no host sync per step
-                self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
-                self.step += 1
-                self.window_n += 1
-                bar.advance()
-                at_end = self.step == cfg.steps
-                if self.step % cfg.log_every == 0 or at_end:
-                    values = (self.window_sums / self.window_n).tolist()  # the host sync of a window
-                    elapsed = time.perf_counter() - t0
-                    rate = self.window_n / elapsed if elapsed > 0 else None
-                    last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
-                    # strict JSON: a non-finite value is written as null and named in "nonfinite"
-                    append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
-                                              "time_s": elapsed})
-                    bar.show(last, rate or 0.0)
-                    self.window_sums.zero_()
-                    self.window_n, t0 = 0, time.perf_counter()
-                    if not all(math.isfinite(v) for v in values):
-                        status, extra = "diverged", {"diverged_at": int(self.first_bad)}
-                        break
-                # before the checkpoint: a resume from it never misses this row
-                if cfg.eval_every and (self.step % cfg.eval_every == 0 or at_end):
-                    started = time.perf_counter()
-                    self.evaluate()
-                    t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
-                if self.step % cfg.checkpoint_every == 0 or at_end:
-                    if not self.weights_are_finite():  # never checkpoint a broken network
-                        status, extra = "diverged", {"diverged_at": self.step, "reason": "non-finite weights"}
-                        break
-                    self.save_checkpoint()
-                if (cfg.sample_every and self.step % cfg.sample_every == 0) or at_end:
-                    self.save_samples()
-        rd.write_status(status, self.step, cfg.steps, **extra)
-        return TrainResult(status, self.step, rd.root, last)
+        self.window_sums += row
+        # the first non-finite step, kept on the device: no host sync per step
+        self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
+        self.step += 1
+        self.window_n += 1
+        if bar is not None:
+            bar.advance()
+        at_end = self.step == cfg.steps
+        if self.step % cfg.log_every == 0 or at_end:
+            values = (self.window_sums / self.window_n).tolist()  # the host sync of a window
+            elapsed = time.perf_counter() - self.t0
+            rate = self.window_n / elapsed if elapsed > 0 else None
+            if sync is not None:
+                sync()  # techniques log from their own state, which the sync brings up to date
+            self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
+            # strict JSON: a non-finite value is written as null and named in "nonfinite"
+            append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
+                                      "time_s": elapsed})
+            if bar is not None:
+                bar.show(last, rate or 0.0)
+            self.window_sums.zero_()
+            self.window_n, self.t0 = 0, time.perf_counter()
+            if not all(math.isfinite(v) for v in values):
+                self.status, self.status_extra = "diverged", {"diverged_at": int(self.first_bad)}
+                return False
+        evaluate = bool(cfg.eval_every) and (self.step % cfg.eval_every == 0 or at_end)
+        checkpoint = self.step % cfg.checkpoint_every == 0 or at_end
+        samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0) or at_end
+        if sync is not None and (evaluate or checkpoint or samples):
+            sync()
+        # before the checkpoint: a resume from it never misses this row
+        if evaluate:
+            started = time.perf_counter()
+            self.evaluate()
+            self.t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
+        if checkpoint:
+            if not self.weights_are_finite():  # never checkpoint a broken network
+                self.status = "diverged"
+                self.status_extra = {"diverged_at": self.step, "reason": "non-finite weights"}
+                return False
+            self.save_checkpoint()
+        if samples:
+            self.save_samples()
+        return True
+
+    def finish(self) -> TrainResult:
+        """Record how the run ended."""
+        self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra)
+        return TrainResult(self.status, self.step, self.rd.root, self.last)
 
     def weights_are_finite(self) -> bool:
         return all_finite(self.G, self.D, self.run.sampling_generator())

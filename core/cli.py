@@ -149,7 +149,15 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--eval-samples", type=int, help="Generated samples per evaluation. Default: the metrics'.")
 @click.pass_context
 def train_cmd(ctx: click.Context, **kw) -> int:
-    """Train one GAN run and write its run directory."""
+    """Train one GAN run and write its run directory (across processes under torchrun:
+    docs/distributed.md)."""
+    from .train.distributed import session
+
+    with session() as world:  # this process alone, unless torchrun started several
+        return _train(ctx, kw, world.writes)
+
+
+def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
     from .config import load_config, resolve_config
     from .train.rundir import RunDir
     from .train.trainer import train, with_steps
@@ -206,9 +214,11 @@ def train_cmd(ctx: click.Context, **kw) -> int:
             sets=kw["sets"],
         )
     out = kw["out"] or Path("runs") / f"{cfg.dataset.name}-{cfg.variant or cfg.loss.name}-s{cfg.seed}"
-    result = train(cfg, registry, out, resume=kw["resume"], progress=False if kw["quiet"] else None)
+    quiet = kw["quiet"] or not writes  # under torchrun rank 0 alone shows progress and the result
+    result = train(cfg, registry, out, resume=kw["resume"], progress=False if quiet else None)
     losses = ", ".join(f"{k}={v:.4g}" for k, v in result.last.items())
-    click.echo(f"{result.status} at step {result.step}: {result.run_dir} ({losses})")
+    if writes:
+        click.echo(f"{result.status} at step {result.step}: {result.run_dir} ({losses})")
     return 1 if result.status == "diverged" else 0
 
 
@@ -289,17 +299,30 @@ def bench_list_cmd(paths: tuple[str, ...], as_json: bool) -> None:
               help="Torch CPU threads per run (CPU results depend on it). Default: cores / jobs.")
 @click.option("--steps", type=int, help="Generator updates of every run, instead of the suite's.")
 @click.option("--set", "sets", multiple=True, help="Override a field of every run: key=value.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where runs execute: processes on this machine, or a Ray cluster "
+                   "(pip install 'ganagerie[ray]').")
+@click.option("--address", help="Ray cluster to join (ray://HOST:PORT or auto); default: a local Ray "
+                                "instance. Only with --executor ray.")
+@click.option("--batch-seeds", type=click.Choice(["auto", "on", "off"]),
+              help="Train the seeds of a (dataset, variant) together in one process where every "
+                   "component allows it; auto (the default for a new suite): where it was measured "
+                   "to pay. A rerun keeps what the suite started with.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | None,
-                  threads: int | None, steps: int | None, sets: tuple[str, ...], quiet: bool) -> int:
+                  threads: int | None, steps: int | None, sets: tuple[str, ...], executor: str,
+                  address: str | None, batch_seeds: str | None, quiet: bool) -> int:
     """Run a suite (built-in name or .toml path) and write report.md, report.html, results.json."""
     from .bench.harness import outcome_summary, run_suite
     from .bench.suite import load_suite
 
     parsed = load_suite(suite)
     out = out or Path("runs") / "bench" / parsed.name
+    if address and executor != "ray":
+        raise UsageError("--address names a Ray cluster; add --executor ray")
     outcomes = run_suite(parsed, out, _registry(), seeds=seeds, steps=steps, sets=sets, jobs=jobs,
-                         threads=threads, progress=False if quiet else None)
+                         threads=threads, progress=False if quiet else None, executor=executor,
+                         address=address, batch_seeds=batch_seeds)
     for o in outcomes:
         if o.status == "failed":
             click.echo(f"failed: {o.key}: {o.error}", err=True)

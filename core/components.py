@@ -99,8 +99,35 @@ class Loss(ABC):
         """The generator's loss from D's logits on a generated (and the real) batch."""
 
 
+class _Batch:
+    """The batch axes of a step's tensors, for techniques that also run seed-batched.
+
+    One run's tensors are ``[B, ...]`` (``batch_dims == 1``). In a seed-batched step
+    (``ganagerie.train.batched``) they are ``[S, B, ...]``, S seeds' batches stacked,
+    ``batch_dims == 2``, the networks take and return stacked tensors, and penalties return
+    one value per seed, ``[S]``. A technique written with ``rand`` and ``batch_mean`` (and
+    ``flatten(step.batch_dims)`` for per-sample sizes) works both ways; it declares so with
+    ``seed_batched = True``.
+    """
+
+    batch_dims: int
+    seed_rng: Any
+
+    def rand(self, *per_sample: int, like: Tensor) -> Tensor:
+        """Uniform [0, 1) noise of shape ``batch + per_sample``, on ``like``'s device and
+        dtype, drawn from each seed's own RNG in a seed-batched step."""
+        batch = like.shape[self.batch_dims - 1]
+        draw = lambda: torch.rand((batch, *per_sample), device=like.device, dtype=like.dtype)  # noqa: E731
+        return draw() if self.seed_rng is None else self.seed_rng.each(lambda _s: draw())
+
+    def batch_mean(self, x: Tensor) -> Tensor:
+        """The mean over the batch axis: a scalar per run (``[S]`` seed-batched) for per-sample
+        values ``[*batch]``, a vector per run for ``[*batch, F]``."""
+        return x.mean(dim=self.batch_dims - 1)
+
+
 @dataclass
-class DStep:
+class DStep(_Batch):
     """What a technique sees during a discriminator update.
 
     ``real``/``fake`` are the samples; ``real_input``/``fake_input`` are what D was given
@@ -120,10 +147,12 @@ class DStep:
     fake_input: Tensor | None = None
     #: the update's loss and penalties, detached, set once the update is done (for the log)
     log: Tensor | None = None
+    batch_dims: int = 1  # 2 in a seed-batched step (see ``_Batch``)
+    seed_rng: Any = None
 
 
 @dataclass
-class GStep:
+class GStep(_Batch):
     """What a technique sees during a generator update."""
 
     generator: Generator
@@ -137,6 +166,8 @@ class GStep:
     real_out: Tensor | None = None  # D's logits on ``real``, when the loss asks for them
     fake_input: Tensor | None = None
     log: Tensor | None = None
+    batch_dims: int = 1
+    seed_rng: Any = None
 
 
 class Technique:
@@ -147,6 +178,11 @@ class Technique:
     with some of these methods works the same. Penalties are returned already weighted,
     added to the objective and logged as ``d/NAME`` or ``g/NAME``.
     """
+
+    #: whether its penalties also take seed-stacked contexts (``DStep.batch_dims == 2``), so
+    #: that the seeds of a cell can train together; only ``discriminator_shape``, ``d_penalty``
+    #: and ``g_penalty`` are called in a seed-batched step
+    seed_batched: bool = False
 
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
         """Change the networks once, at build time, before optimizers exist (spectral norm)."""
@@ -259,6 +295,10 @@ class StepRunner(ABC):
 
 class Optimizer(ABC):
     """Builds the optimizer of one network from the run's learning rate and betas."""
+
+    #: whether the update of each parameter element depends on that element alone (Adam,
+    #: RMSprop): then one optimizer over S seeds' stacked parameters is S optimizers
+    elementwise: bool = False
 
     @abstractmethod
     def build(self, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:

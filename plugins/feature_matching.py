@@ -23,11 +23,13 @@ class FeatureMatching(Regularizer):
             raise ValueError("weight must be >= 0")
         self.weight = weight
 
+    seed_batched = True
+
     def g_penalty(self, step: GStep) -> Tensor:
         with torch.no_grad():  # the real statistics are a target, not a path for gradients
-            real_mean = step.discriminator.features(step.real).mean(0)
-        fake_mean = step.fake_features.mean(0)
-        return self.weight * (real_mean - fake_mean).pow(2).sum()
+            real_mean = step.batch_mean(step.discriminator.features(step.real))
+        fake_mean = step.batch_mean(step.fake_features)
+        return self.weight * (real_mean - fake_mean).pow(2).sum(-1)
 
 
 @hookimpl

@@ -33,6 +33,8 @@ from ganagerie.plugins.variants import wgan_gp
 class GradientPenalty(Regularizer):
     """Gradient penalty on real/fake interpolates, weight * (||grad D|| - target)^2 (Gulrajani 2017)."""
 
+    seed_batched = True  # each sample's gradient depends on its own seed's D only
+
     def __init__(self, weight: float = 10.0, target: float = 1.0, one_sided: bool = False):
         if weight < 0:
             raise ValueError(f"weight must be >= 0, got {weight}")
@@ -43,15 +45,14 @@ class GradientPenalty(Regularizer):
         self.one_sided = one_sided
 
     def d_penalty(self, step: DStep) -> Tensor:
-        real, fake = step.real, step.fake
-        eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype)
+        real, fake, n = step.real, step.fake, step.batch_dims
+        eps = step.rand(*(1,) * (real.dim() - n), like=real)  # one per sample
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(step.discriminator(x_hat).sum(), x_hat, create_graph=True)
-        gap = grad.flatten(1).norm(2, dim=1) - self.target
+        gap = grad.flatten(n).norm(2, dim=-1) - self.target
         if self.one_sided:
             gap = F.relu(gap)
-        return self.weight * (gap**2).mean()
+        return self.weight * step.batch_mean(gap**2)
 
 
 class LipschitzPenalty(GradientPenalty):

@@ -20,6 +20,8 @@ from ganagerie.components import Optimizer
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with the run's lr and betas."""
 
+    elementwise = True
+
     def __init__(self, eps: float = 1e-8, weight_decay: float = 0.0):
         if eps <= 0 or weight_decay < 0:
             raise ValueError("eps must be > 0 and weight_decay >= 0")
@@ -32,6 +34,8 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     """RMSprop with the run's lr (WGAN's optimizer, Arjovsky et al. 2017); betas unused."""
+
+    elementwise = True
 
     def __init__(self, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0):
         if not 0 <= alpha < 1 or eps <= 0 or momentum < 0:

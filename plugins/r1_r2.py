@@ -41,6 +41,7 @@ from ganagerie.components import DStep, Technique
 class _InputGradientPenalty(Technique):
     #: which samples are penalised: "real" (R1) or "fake" (R2)
     side: str
+    seed_batched = True  # each sample's input gradient depends on its own seed's D only
 
     def __init__(self, gamma: float = 10.0, every: int = 1):
         if gamma < 0:
@@ -58,7 +59,8 @@ class _InputGradientPenalty(Technique):
             seen = step.fake if step.fake_input is None else step.fake_input
         x = seen.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(step.discriminator(x).sum(), x, create_graph=True)
-        return (self.gamma / 2 * self.every) * grad.flatten(1).square().sum(1).mean()
+        per_sample = grad.flatten(step.batch_dims).square().sum(-1)
+        return (self.gamma / 2 * self.every) * step.batch_mean(per_sample)
 
 
 class R1(_InputGradientPenalty):

@@ -109,13 +109,20 @@ class ProcessExecutor(Executor):
                         results[i] = future.result()
                     except BrokenProcessPool:
                         raise UsageError(f"a worker process died (killed, or out of memory?) while "
-                                         f"running {items[i]}; rerun the same command to "
+                                         f"running {describe(items[i])}; rerun the same command to "
                                          "continue where it stopped") from None
                     if on_done:
                         on_done(items[i], results[i])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return results
+
+
+def describe(item: Any) -> str:
+    """An item for a message: a run's key, or the keys of a task of several runs."""
+    if isinstance(item, (list, tuple)):
+        return ", ".join(map(str, item))
+    return str(item)
 
 
 def _init_worker(threads: int, parent: int) -> None:
@@ -132,8 +139,16 @@ def _exit_with_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def make_executor(jobs: int, threads: int | None = None) -> Executor:
-    """A serial executor for one job, else a process pool of ``jobs`` workers."""
+def make_executor(jobs: int, threads: int | None = None, kind: str = "local",
+                  address: str | None = None) -> Executor:
+    """``local``: a serial executor for one job, else a process pool of ``jobs`` workers;
+    ``ray``: tasks on the Ray cluster at ``address`` (a local instance when None)."""
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if kind == "ray":
+        from .ray_executor import RayExecutor  # optional extra: imported only when asked for
+
+        return RayExecutor(jobs, threads, address=address)
+    if kind != "local":
+        raise UsageError(f"unknown executor {kind!r}; use local or ray")
     return SerialExecutor(threads) if jobs == 1 else ProcessExecutor(jobs, threads)

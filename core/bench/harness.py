@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence
@@ -23,8 +24,9 @@ from ..files import write_json
 from ..plugin_loader import get_registry
 from ..registry import Registry
 from ..runs import evaluate_run
+from ..train.batched import train_seeds, why_not
 from ..train.rundir import RunDir
-from ..train.trainer import train
+from ..train.trainer import prepare, train
 from .environment import describe_environment
 from .executor import Executor, SerialExecutor, cpu_count, make_executor, threads_per_job
 from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
@@ -35,6 +37,7 @@ from .report import write_report
 from .suite import RunSpec, Suite, expand
 
 FINISHED = ("completed", "diverged")
+BATCH_MODES = ("auto", "on", "off")
 MAX_SEEDS = 10_000
 MAX_JOBS = 1024
 
@@ -78,10 +81,16 @@ def run_suite(
     jobs: int | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    batch_seeds: str | None = None,
 ) -> list[RunOutcome]:
     """Run (or finish) every run of ``suite`` into ``out`` and write the report there.
 
     ``threads``: torch CPU threads per run, by default the cores shared among ``jobs``.
+    ``executor``: ``local`` (processes here) or ``ray`` (a Ray cluster at ``address``).
+    ``batch_seeds``: ``on``, ``off`` or ``auto`` (see ``ganagerie.train.batched``); by default
+    what the suite was started with, else ``auto``.
     """
     registry = registry or get_registry()
     out = Path(out)
@@ -91,24 +100,27 @@ def run_suite(
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     with bench_lock(out):
         threads = suite_threads(out, jobs, threads)
+        batch_seeds = suite_batching(out, batch_seeds)
         for spec in specs:  # the thread count is part of what a CPU result depends on
             spec.config["threads"] = threads
         check_reusable(out, specs)
-        return _run_planned(suite, specs, out, registry, seeds, steps, sets, jobs, threads, progress)
+        pool = make_executor(jobs, threads, kind=executor, address=address)
+        return _run_planned(suite, specs, out, registry, seeds, steps, sets, pool, threads, progress,
+                            batch_seeds)
 
 
 def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Registry,
-                 seeds: int | None, steps: int | None, sets: Sequence[str], jobs: int, threads: int,
-                 progress: bool | None) -> list[RunOutcome]:
+                 seeds: int | None, steps: int | None, sets: Sequence[str], pool: Executor,
+                 threads: int, progress: bool | None, batch_seeds: str) -> list[RunOutcome]:
     write_json(out / PLAN_FILE, {
         "format": PLAN_FORMAT,
         "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},
-        "options": {"seeds": seeds, "steps": steps, "sets": list(sets)},
+        "options": {"seeds": seeds, "steps": steps, "sets": list(sets), "batch_seeds": batch_seeds},
         "threads": threads,
         "environment": describe_environment(),
         "runs": [s.as_json() for s in specs],
     })
-    outcomes = execute(specs, out, make_executor(jobs, threads), registry, progress, suite.name)
+    outcomes = execute(specs, out, pool, registry, progress, suite.name, batch_seeds)
     evaluate_references(specs, out, registry)
     write_report(out, registry)
     return outcomes
@@ -126,6 +138,24 @@ def suite_threads(out: Path, jobs: int, threads: int | None) -> int:
         raise UsageError(f"{out} was started with {previous['threads']} thread(s) per run; drop "
                          "--threads or choose another --out")
     return previous["threads"]
+
+
+def suite_batching(out: Path, mode: str | None) -> str:
+    """Whether seeds train together: batched and one-by-one runs differ in the last bits, so a
+    suite keeps the mode it started with."""
+    if mode is not None and mode not in BATCH_MODES:
+        raise UsageError(f"--batch-seeds must be one of {', '.join(BATCH_MODES)}, got {mode!r}")
+    previous = read_plan(out, missing_ok=True)
+    if previous is None:
+        return mode or "auto"
+    recorded = previous["options"].get("batch_seeds", "off")  # suites before seed batching: off
+    if recorded not in BATCH_MODES:
+        raise UsageError(f"{out / PLAN_FILE} is damaged (batch_seeds {recorded!r}); rerun the suite "
+                         "into a new --out")
+    if mode is not None and mode != recorded:
+        raise UsageError(f"{out} was started with --batch-seeds {recorded}; drop --batch-seeds or "
+                         "choose another --out")
+    return recorded
 
 
 def default_jobs(specs: Sequence[RunSpec]) -> int:
@@ -171,25 +201,88 @@ def execute(
     registry: Registry | None = None,
     progress: bool | None = None,
     label: str = "suite",
+    batch_seeds: str = "off",
 ) -> list[RunOutcome]:
-    """Run the unfinished specs through ``executor``; finished ones are reported as reused."""
+    """Run the unfinished specs through ``executor``; finished ones are reported as reused.
+    With ``batch_seeds`` on or auto, the seeds of a cell that can train together are one task."""
     todo = [s for s in specs if needs_work(run_dir(out, s.key), s)]
     waiting = {s.key for s in todo}
     outcomes = {s.key: _reused(run_dir(out, s.key), s) for s in specs if s.key not in waiting}
+    tasks, notes = group_seeds(todo, out, registry or get_registry(), batch_seeds)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     # Only an in-process executor can use a registry built here (e.g. with extra plugins);
     # worker processes load the installed plugins themselves.
     in_process = registry if isinstance(executor, SerialExecutor) else None
-    fn = functools.partial(run_one, runs_root=str(Path(out) / "runs"), registry=in_process)
+    fn = functools.partial(run_task, runs_root=str(Path(out) / "runs"), registry=in_process)
     with SuiteProgress(len(todo), label, reused=len(outcomes), enabled=progress) as bar:
-        results = executor.map(fn, todo, on_start=bar.started,
-                               on_done=lambda _spec, r: bar.finished(r.status))
-    outcomes.update((r.key, r) for r in results)
+        results = executor.map(fn, tasks, on_start=lambda task: [bar.started(s) for s in task],
+                               on_done=lambda _task, rs: [bar.finished(r.status) for r in rs])
+    outcomes.update((r.key, r) for task_results in results for r in task_results)
     return [outcomes[s.key] for s in specs]
+
+
+def group_seeds(specs: Sequence[RunSpec], out: str | Path, registry: Registry,
+                mode: str) -> tuple[list[list[RunSpec]], list[str]]:
+    """Tasks for the executor: the seeds of one cell together where they can train together
+    (same config but the seed, all still training and at the same step), else one run each;
+    and one note per cell whose seeds train one at a time, saying why."""
+    if mode == "off":
+        return [[s] for s in specs], []
+    cells: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        cell = json.dumps({k: v for k, v in spec.config.items() if k != "seed"}, sort_keys=True)
+        cells.setdefault(cell, []).append(spec)
+    tasks, notes = [], []
+    for group in cells.values():
+        status = {s.key: run_dir(out, s.key).read_status() for s in group}
+        training = [s for s in group if status[s.key].get("status") not in FINISHED]
+        reason = None
+        if len(training) > 1:
+            reason = why_not(RunConfig.from_dict(group[0].config), registry, mode)
+            if reason is None and len({status[s.key].get("step", 0) for s in training}) > 1:
+                reason = "its runs stopped at different steps"
+        if len(training) < 2 or reason is not None:
+            tasks += [[s] for s in group]
+            if reason is not None:
+                notes.append(f"{group[0].dataset}/{group[0].variant}: seeds train one at a time: {reason}")
+            continue
+        tasks.append(training)
+        tasks += [[s] for s in group if s not in training]  # trained, left to evaluate
+    return tasks, notes
 
 
 def _reused(rd: RunDir, spec: RunSpec) -> RunOutcome:
     status = rd.read_status()
     return RunOutcome(spec.key, status.get("status", "failed"), status.get("step", 0), reused=True)
+
+
+def run_task(task: Sequence[RunSpec], runs_root: str, registry: Registry | None = None) -> list[RunOutcome]:
+    """One run, or the seeds of a cell trained together (``ganagerie.train.batched``), each
+    then evaluated; any error is recorded in the runs it touched, never raised."""
+    if len(task) == 1:
+        return [run_one(task[0], runs_root, registry)]
+    t0 = time.perf_counter()
+    registry = registry or get_registry()
+    dirs = [RunDir(Path(runs_root) / spec.key) for spec in task]
+    try:
+        trainers = [prepare(RunConfig.from_dict(spec.config), registry, rd.root, resume=True)
+                    for spec, rd in zip(task, dirs)]
+        train_seeds(trainers)
+    except Exception as exc:  # the group failed to train; a rerun retries it
+        error = f"train (seeds together): {type(exc).__name__}: {exc}"
+        outcomes = []
+        for spec, rd in zip(task, dirs):
+            step = rd.read_status().get("step", 0)
+            rd.write_status("failed", step, spec.config["steps"], error=error,
+                            traceback=traceback.format_exc())
+            outcomes.append(RunOutcome(spec.key, "failed", step, time.perf_counter() - t0, error=error))
+        return outcomes
+    share = (time.perf_counter() - t0) / len(task)
+    outcomes = [run_one(spec, runs_root, registry) for spec in task]  # trained: evaluates each
+    for o in outcomes:
+        o.seconds += share
+    return outcomes
 
 
 def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> RunOutcome:

@@ -247,10 +247,18 @@ def protocol_section(results: dict[str, Any]) -> list[Any]:
     blocks.append(Para(
         f"Command-line options: seeds {options['seeds'] or 'as in the suite'}, steps "
         f"{options['steps'] or 'as in the suite'}, overrides {options['sets'] or 'none'}; "
-        f"{results['threads']} torch CPU thread(s) per run."))
+        f"{results['threads']} torch CPU thread(s) per run; {_batching(options)}."))
     blocks += [Para(f"Suite file `{results['suite']['origin']}`:"),
                Code(results["suite"]["source"], "toml")]
     return blocks
+
+
+def _batching(options: dict[str, Any]) -> str:
+    mode = options.get("batch_seeds", "off")
+    if mode == "off":
+        return "each run trained alone"
+    return (f"the seeds of a cell trained together where every component allowed it (--batch-seeds "
+            f"{mode}; equal to training alone up to the order of floating-point sums)")
 
 
 def environment_section(env: dict[str, Any], threads: int) -> list[Any]:

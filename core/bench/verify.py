@@ -16,7 +16,7 @@ from ..files import write_json
 from ..registry import Registry
 from .environment import cpu_name
 from .executor import make_executor
-from .harness import MAX_JOBS, default_jobs, execute
+from .harness import BATCH_MODES, MAX_JOBS, default_jobs, execute
 from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
 from .references import evaluate_references, read_references
@@ -99,6 +99,10 @@ def verify(
     results = load_results(report_dir)
     if jobs is not None and not 1 <= jobs <= MAX_JOBS:
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    batch_seeds = results["options"].get("batch_seeds", "off")  # reports before it: one by one
+    if batch_seeds not in BATCH_MODES:
+        raise UsageError(f"results.json: options.batch_seeds is {batch_seeds!r}, not one of "
+                         f"{', '.join(BATCH_MODES)}; the report is damaged")
     recorded_problems = check_recorded(report_dir, results, registry)
     chosen = select_runs(results["runs"], runs)
     specs = [RunSpec.from_json(r) for r in chosen]
@@ -116,7 +120,8 @@ def verify(
                                      "environment": results["environment"],
                                      "runs": [s.as_json() for s in specs]})
         executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
-        execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}")
+        execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}",
+                batch_seeds=batch_seeds)
         evaluate_references(specs, out, registry)
     differences = list(recorded_problems)
     recorded_refs = results.get("references") if isinstance(results.get("references"), dict) else {}

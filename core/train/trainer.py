@@ -22,6 +22,7 @@ from ..seeding import derive_seed
 from .build import all_finite, build_optimizer, build_run
 from .checkpoint import FORMAT, read_checkpoint, save_checkpoint
 from .data import TensorSource
+from .distributed import current as current_world
 from .progress import Progress
 from .rundir import RunDir
 from .samples import save_samples
@@ -43,7 +44,8 @@ class Trainer(StepRunner):
         self.registry = registry
         self.rd = RunDir(Path(run_dir))
         check_device(cfg.device)
-        self.device = torch.device(cfg.device)
+        self.world = current_world()  # the processes of a torchrun launch, else this one alone
+        self.device = self.world.join(cfg.device)
         torch.set_num_threads(cfg.threads)
         self.run = build_run(cfg, registry, self.device)
         self.dataset, self.G, self.D = self.run.dataset, self.run.generator, self.run.discriminator
@@ -74,7 +76,7 @@ class Trainer(StepRunner):
                                        derive_seed(cfg.seed, "data"), self.device)
         except ValueError as exc:
             raise UsageError(f"{exc}; pass a smaller --batch-size") from None
-        self.last_real = self.source.data[: cfg.batch_size]
+        self.last_real = self.world.local(self.source.data[: cfg.batch_size])
         self.step = 0
         try:  # a transform that cannot take this run's batches (PacGAN's m must divide them) fails now
             devices = [self.device] if self.device.type == "cuda" else []
@@ -124,6 +126,7 @@ class Trainer(StepRunner):
         pens = [_as_penalty(t.d_penalty(ctx), d_loss) for _, t in self.d_pens]
         self.opt_d.zero_grad(set_to_none=True)
         _total(d_loss, pens).backward()
+        self.world.average_gradients(D)
         d_grad = _grad_norm(D)
         self.opt_d.step()
         with torch.no_grad():
@@ -153,6 +156,7 @@ class Trainer(StepRunner):
         pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
         self.opt_g.zero_grad(set_to_none=True)
         _total(g_loss * self.cfg.loss_g_weight, pens).backward()
+        self.world.average_gradients(G)
         D.requires_grad_(True)
         ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), _grad_norm(G)])
         return self.apply_g(ctx) if apply else ctx
@@ -188,11 +192,11 @@ class Trainer(StepRunner):
         return x
 
     def next_real(self) -> torch.Tensor:
-        self.last_real = self.source.next()
+        self.last_real = self.world.local(self.source.next())  # every process draws the global batch
         return self.last_real
 
     def noise(self) -> torch.Tensor:
-        return self.G.sample_noise(self.cfg.batch_size)
+        return self.world.local(self.G.sample_noise(self.cfg.batch_size))
 
     def log_row(self, d: DStep, g: GStep) -> torch.Tensor:
         return torch.cat([d.log, g.log])
@@ -214,7 +218,9 @@ class Trainer(StepRunner):
 
     def begin(self) -> None:
         """Mark the run as running and start its first log window's clock."""
-        self.rd.write_status("running", self.step, self.cfg.steps)
+        self.world.check_identical(self)
+        if self.world.writes:
+            self.rd.write_status("running", self.step, self.cfg.steps)
         self.last: dict[str, float | None] = {}
         self.status, self.status_extra = "completed", {}
         self.t0 = time.perf_counter()
@@ -226,6 +232,7 @@ class Trainer(StepRunner):
         brings the networks and optimizer state up to date before anything reads them.
         Returns False when the run stopped (diverged)."""
         cfg, rd = self.cfg, self.rd
+        row = self.world.mean(row)  # every process logs, and stops on, the same values
         self.window_sums += row
         # the first non-finite step, kept on the device: no host sync per step
         self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
@@ -238,12 +245,11 @@ class Trainer(StepRunner):
             values = (self.window_sums / self.window_n).tolist()  # the host sync of a window
             elapsed = time.perf_counter() - self.t0
             rate = self.window_n / elapsed if elapsed > 0 else None
-            if sync is not None:
-                sync()  # techniques log from their own state, which the sync brings up to date
             self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
             # strict JSON: a non-finite value is written as null and named in "nonfinite"
-            append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
-                                      "time_s": elapsed})
+            if self.world.writes:
+                append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
+                                          "time_s": elapsed})
             if bar is not None:
                 bar.show(last, rate or 0.0)
             self.window_sums.zero_()
@@ -256,8 +262,9 @@ class Trainer(StepRunner):
         samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0) or at_end
         if sync is not None and (evaluate or checkpoint or samples):
             sync()
+        writes = self.world.writes  # rank 0 alone writes; the others wait at the barrier below
         # before the checkpoint: a resume from it never misses this row
-        if evaluate:
+        if evaluate and writes:
             started = time.perf_counter()
             self.evaluate()
             self.t0 += time.perf_counter() - started  # evaluating is not training: keep it out of steps/s
@@ -266,14 +273,18 @@ class Trainer(StepRunner):
                 self.status = "diverged"
                 self.status_extra = {"diverged_at": self.step, "reason": "non-finite weights"}
                 return False
-            self.save_checkpoint()
-        if samples:
+            if writes:
+                self.save_checkpoint()
+        if samples and writes:
             self.save_samples()
+        if evaluate or checkpoint or samples:
+            self.world.barrier()
         return True
 
     def finish(self) -> TrainResult:
         """Record how the run ended."""
-        self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra)
+        if self.world.writes:
+            self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra)
         return TrainResult(self.status, self.step, self.rd.root, self.last)
 
     def weights_are_finite(self) -> bool:
@@ -353,8 +364,9 @@ class Trainer(StepRunner):
             raise UsageError(f"{self.rd.checkpoint} does not fit this run ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:200]}); was config.json edited? rerun "
                              "into a new --out") from None
-        rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
-        write_jsonl(self.rd.metrics, rows)
+        if self.world.writes:
+            rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
+            write_jsonl(self.rd.metrics, rows)
 
 
 def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:
@@ -407,6 +419,11 @@ def train(
     progress: bool | None = None,
 ) -> TrainResult:
     """Train one run into ``out``: config.json first, then metrics, checkpoints, samples."""
+    return prepare(cfg, registry, out, resume=resume).fit(progress=progress)
+
+
+def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool = False) -> Trainer:
+    """A trainer for ``out``, resumed from its checkpoint when asked, with config.json written."""
     rd = RunDir(Path(out))
     if rd.root.exists() and not rd.root.is_dir():
         raise UsageError(f"--out {rd.root} is a file; choose a directory")
@@ -415,13 +432,21 @@ def train(
             f"{rd.root} already holds a run; pass --resume to continue it or choose another --out"
         )
     trainer = Trainer(cfg, registry, rd.root)  # fails on bad data before anything is written
-    _prepare_run_dir(rd)
+    writes = trainer.world.writes  # under torchrun rank 0 alone, once every process checked --out
+    trainer.world.barrier()
+    if writes:
+        _prepare_run_dir(rd)
     if resume and rd.checkpoint.exists():
         trainer.resume()
-    else:
+    elif writes:
         rd.metrics.unlink(missing_ok=True)
-    write_json(rd.config, cfg.to_dict())
-    return trainer.fit(progress=progress)
+    if writes:
+        write_json(rd.config, cfg.to_dict())
+    # where this run's random stream stands: the seed-batched trainer, which prepares
+    # several runs before training any, restores it for each
+    trainer.rng_at_start = torch.get_rng_state()
+    trainer.cuda_rng_at_start = torch.cuda.get_rng_state() if trainer.device.type == "cuda" else None
+    return trainer
 
 
 def _prepare_run_dir(rd: RunDir) -> None:

@@ -1,0 +1,299 @@
+"""The performance report: every figure a ratio of two things measured side by side, in one run.
+
+    python benchmarks/perf.py [--out benchmarks/results/perf.md] [--device cpu] [--repeats 3]
+                              [--suites quick] [--no-suites]
+
+What it measures, on whatever machine runs it (the report names the machine):
+
+1. the machine's matmul rate (fp32, torch.mm of 1024x1024, the threads given), the yardstick
+   for the rest;
+2. the trainer's step against a hand-written loop (``benchmarks/overhead.py``): 2-D MLP, DCGAN;
+3. steps/s of single runs and the share of the matmul rate they reach, from the matmul FLOPs
+   of one step counted by ``torch.utils.flop_counter``;
+4. S seeds trained together (``ganagerie.train.batched``) against the same S one by one, for
+   S = 1, 2, 4, 8, 16, on the default 2-D MLP and on PacGAN's 2-D networks, and the crossover
+   in network size on this device at S = 4;
+5. the wall time of whole suites with ``--batch-seeds on`` and ``off`` (``--jobs`` = cores),
+   and whether their statistics agree.
+
+Timed loops alternate A, B, A, B (``--repeats`` pairs) so that a change in the machine's load
+hits both; the ratio reported is the median over pairs. Absolute times are printed only for
+scale. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).parent))
+import overhead  # noqa: E402  (the trainer-vs-hand-loop measurement, shared)
+
+from ganagerie.config import resolve_config  # noqa: E402
+from ganagerie.plugin_loader import get_registry  # noqa: E402
+from ganagerie.train.batched import SeedBatch, why_not  # noqa: E402
+from ganagerie.train.trainer import prepare  # noqa: E402
+
+#: the 2-D networks of the comparisons: the default MLP (G, D 3x128, batch 64) and PacGAN's
+#: (G 4x400 BN, D 3x200 maxout-5, batch 100, app. D of Lin et al. 2018)
+MODELS = {
+    "default MLP, batch 64": dict(dataset="ring8", arch="mlp", sets=[]),
+    "PacGAN's 2-D networks, batch 100": dict(
+        dataset="ring8", arch="mlp",
+        sets=["arch.g_width=400", "arch.g_depth=4", "arch.g_batchnorm=true", "arch.g_hidden_bias=false",
+              "arch.d_width=200", "arch.d_maxout=5", "batch_size=100"]),
+    "DCGAN on mnist-5k, batch 64": dict(dataset="mnist-5k", arch="dcgan", sets=[]),
+}
+
+
+def config(model: str, seed: int = 0, device: str = "cpu", extra=()):
+    spec = MODELS[model]
+    return resolve_config(get_registry(), dataset=spec["dataset"], variant="vanilla", arch=spec["arch"],
+                          overrides={"seed": seed, "device": device},
+                          sets=[*spec["sets"], "dataset.n=20000", *extra]
+                          if spec["dataset"] == "ring8" else [*spec["sets"], *extra])
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_rate(device: str, n: int = 1024, repeats: int = 20) -> float:
+    """FLOP/s of an n x n fp32 matmul (best of ``repeats``)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def trainers(model: str, seeds: int, tmp: Path, device: str, extra=()):
+    return [prepare(config(model, s, device, extra), get_registry(), tmp / f"{model[:6]}-{s}-{len(extra)}")
+            for s in range(seeds)]
+
+
+def step_flops(trainer) -> float:
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step()
+    return float(counter.get_total_flops())
+
+
+def time_steps(step, n: int, device: str) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def paired(a, b, repeats: int) -> tuple[float, float, float]:
+    """Median of b/a over interleaved pairs, and the median times of a and b."""
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(a())
+        tb.append(b())
+    return (statistics.median(y / x for x, y in zip(ta, tb)), statistics.median(ta), statistics.median(tb))
+
+
+def single_runs(device: str, repeats: int, rate: float, tmp: Path) -> list[str]:
+    lines = ["| model | ms/step | matmul GFLOP per step | GFLOP/s reached | share of the matmul rate |",
+             "|---|---|---|---|---|"]
+    for model in MODELS:
+        (t,) = trainers(model, 1, tmp, device)
+        flops = step_flops(t)
+        n = 200 if "DCGAN" not in model else 30
+        time_steps(t.train_step, 10, device)
+        seconds = statistics.median(time_steps(t.train_step, n, device) for _ in range(repeats)) / n
+        lines.append(f"| {model} | {seconds * 1e3:.2f} | {flops / 1e9:.4f} | {flops / seconds / 1e9:.1f} "
+                     f"| {flops / seconds / rate:.0%} |")
+    return lines
+
+
+def seed_batching(device: str, repeats: int, tmp: Path, sizes=(1, 2, 4, 8, 16)) -> list[str]:
+    lines = ["| model | S | one by one, ms per seed-step | together, ms per seed-step | speed-up (one by one / together) |",
+             "|---|---|---|---|---|"]
+    for model in list(MODELS)[:2]:
+        for S in sizes:
+            ts = trainers(model, S, tmp, device)
+            batch = SeedBatch(ts)
+            n = 60 if "PacGAN" in model else 150
+
+            def one_by_one():
+                return sum(time_steps(t.train_step, n, device) for t in ts)
+
+            def together():
+                return time_steps(batch.train_step, n, device)
+
+            one_by_one(), together()  # warm-up
+            ratio, t1, t2 = paired(together, one_by_one, repeats)
+            lines.append(f"| {model} | {S} | {t1 / n / S * 1e3:.2f} | {t2 / n / S * 1e3:.2f} | {ratio:.2f}x |")
+            print(lines[-1], flush=True)
+    return lines
+
+
+def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
+    lines = ["| G and D width (depth 3, batch 64) | parameters x batch | speed-up at S = 4 | auto batches? |",
+             "|---|---|---|---|"]
+    registry = get_registry()
+    for width in (64, 128, 192, 256, 384, 512):
+        extra = [f"arch.g_width={width}", f"arch.d_width={width}"]
+        ts = trainers("default MLP, batch 64", S, tmp, device, extra)
+        size = sum(p.numel() for net in (ts[0].G, ts[0].D) for p in net.parameters()) * ts[0].cfg.batch_size
+        batch = SeedBatch(ts)
+        n = 60
+
+        def one_by_one():
+            return sum(time_steps(t.train_step, n, device) for t in ts)
+
+        def together():
+            return time_steps(batch.train_step, n, device)
+
+        one_by_one(), together()
+        ratio, _, _ = paired(together, one_by_one, repeats)
+        auto = why_not(ts[0].cfg, registry, "auto") is None
+        lines.append(f"| {width} | {size:.2g} | {ratio:.2f}x | {'yes' if auto else 'no'} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def run_suite(name: str, mode: str, out: Path, jobs: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(["ganagerie", "bench", "run", name, "--out", str(out), "--quiet", "--jobs", str(jobs),
+                    "--batch-seeds", mode], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def suites(names: list[str], tmp: Path, jobs: int) -> list[str]:
+    lines = ["| suite | wall time, one by one | wall time, seeds together | speed-up | statistics agree |",
+             "|---|---|---|---|---|"]
+    for name in names:
+        off = run_suite(name, "off", tmp / f"{name}-off", jobs)
+        on = run_suite(name, "on", tmp / f"{name}-on", jobs)
+        agree = compare(tmp / f"{name}-off" / "results.json", tmp / f"{name}-on" / "results.json")
+        lines.append(f"| {name} | {off / 60:.1f} min | {on / 60:.1f} min | {off / on:.2f}x | {agree} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def compare(a_path: Path, b_path: Path) -> str:
+    """Whether every (dataset, variant, metric) mean of one suite lies inside the other's 95%
+    interval, and the ranks are the same."""
+    a, b = json.loads(a_path.read_text()), json.loads(b_path.read_text())
+    inside, total, worst = 0, 0, 0.0
+    for (ds, va, m), sa in _summaries(a).items():
+        sb = _summaries(b).get((ds, va, m))
+        if sb is None or sa.get("mean") is None or sb.get("mean") is None:
+            continue
+        total += 1
+        low, high = sa.get("ci_low"), sa.get("ci_high")
+        if low is None or high is None:
+            low = high = sa["mean"]
+        inside += low - 1e-9 <= sb["mean"] <= high + 1e-9
+        worst = max(worst, abs(sb["mean"] - sa["mean"]))
+    same_ranks = _ranks(a) == _ranks(b)
+    return (f"{inside}/{total} means inside the other's interval (largest difference {worst:.3g}); "
+            f"ranks {'identical' if same_ranks else 'differ'}")
+
+
+def _summaries(results: dict) -> dict:
+    out = {}
+    for ds, block in results.get("datasets", {}).items():
+        for va, metrics in block.get("variants", {}).items():
+            for m, s in metrics.get("metrics", {}).items():
+                if isinstance(s, dict):
+                    out[(ds, va, m)] = s
+    return out
+
+
+def _ranks(results: dict) -> dict:
+    return {ds: block.get("ranking") for ds, block in results.get("datasets", {}).items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "perf.md")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--suites", nargs="*", default=["quick"])
+    parser.add_argument("--extra", type=Path, help="a markdown file appended as is (e.g. speed_flags.py's table)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    machine = (torch.cuda.get_device_name() if args.device.startswith("cuda")
+               else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rate = matmul_rate(args.device)
+        print(f"matmul: {rate / 1e9:.1f} GFLOP/s", flush=True)
+        over = {name: overhead.measure(name, 300, args.repeats + 2, args.device) for name in overhead.CASES}
+        single = single_runs(args.device, args.repeats, rate, tmp)
+        print("\n".join(single), flush=True)
+        batching = seed_batching(args.device, args.repeats, tmp)
+        cross = crossover(args.device, args.repeats, tmp)
+        suite_lines = suites(args.suites, tmp, jobs=os.cpu_count() or 1) if args.suites else []
+    text = [
+        "# Performance report",
+        "",
+        f"Written by `python benchmarks/perf.py` on {started}: {args.device} ({machine}), torch "
+        f"{torch.__version__}, {args.threads} torch thread(s) in the in-process measurements. Every "
+        "figure below is a ratio of two measurements taken side by side in this one run (interleaved "
+        f"A/B pairs, median over {args.repeats} pairs); times are given for scale only.",
+        "",
+        f"**Matmul rate** (fp32 1024x1024 `torch.mm`, best of 20): {rate / 1e9:.1f} GFLOP/s.",
+        "",
+        "## The trainer against a hand-written loop",
+        "",
+        "Same networks, data and loss; `benchmarks/overhead.py` (trainer time / hand time):",
+        "",
+        *[f"- {name}: {ratio:.3f}" for name, ratio in over.items()],
+        "",
+        "## Single runs against the matmul rate",
+        "",
+        *single,
+        "",
+        "## Seeds trained together (`--batch-seeds`)",
+        "",
+        "S runs of one cell (vanilla GAN, seeds 0..S-1) trained one after another, against the same "
+        "S trained together by `ganagerie.train.batched`; time per seed-step (one generator step of "
+        "one seed). The speed-up is the time of the S runs one by one over their time together.",
+        "",
+        *batching,
+        "",
+        "Where it stops paying on this device, at S = 4 (the default MLP made wider); `auto` is "
+        "the default `--batch-seeds` rule (`ganagerie.train.batched.CPU_CROSSOVER`):",
+        "",
+        *cross,
+        "",
+    ]
+    if suite_lines:
+        text += ["## Whole suites", "",
+                 f"`ganagerie bench run SUITE --jobs {os.cpu_count()} --batch-seeds off|on`, one after "
+                 "the other, evaluations and reports included:", "", *suite_lines, ""]
+    if args.extra:
+        text += [args.extra.read_text().rstrip(), ""]
+    args.out.write_text("\n".join(text))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -128,24 +128,30 @@ def single_runs(device: str, repeats: int, rate: float, tmp: Path) -> list[str]:
     return lines
 
 
+def together_vs_alone(ts, n: int, device: str, repeats: int) -> tuple[float, float, float]:
+    """Speed-up of training ``ts`` together over one by one, and the two times (n steps each)."""
+    batch = SeedBatch(ts)
+
+    def one_by_one() -> float:
+        return sum(time_steps(t.train_step, n, device) for t in ts)
+
+    def together() -> float:
+        return time_steps(batch.train_step, n, device)
+
+    one_by_one(), together()  # warm-up
+    speedup, t_together, t_alone = paired(together, one_by_one, repeats)
+    return speedup, t_alone, t_together
+
+
 def seed_batching(device: str, repeats: int, tmp: Path, sizes=(1, 2, 4, 8, 16)) -> list[str]:
-    lines = ["| model | S | one by one, ms per seed-step | together, ms per seed-step | speed-up (one by one / together) |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | S | one by one, ms per seed-step | together, ms per seed-step "
+             "| speed-up (one by one / together) |", "|---|---|---|---|---|"]
     for model in list(MODELS)[:2]:
         for S in sizes:
-            ts = trainers(model, S, tmp, device)
-            batch = SeedBatch(ts)
             n = 60 if "PacGAN" in model else 150
-
-            def one_by_one():
-                return sum(time_steps(t.train_step, n, device) for t in ts)
-
-            def together():
-                return time_steps(batch.train_step, n, device)
-
-            one_by_one(), together()  # warm-up
-            ratio, t1, t2 = paired(together, one_by_one, repeats)
-            lines.append(f"| {model} | {S} | {t1 / n / S * 1e3:.2f} | {t2 / n / S * 1e3:.2f} | {ratio:.2f}x |")
+            ratio, t1, t2 = together_vs_alone(trainers(model, S, tmp, device), n, device, repeats)
+            per_step = [f"{t / n / S * 1e3:.2f}" for t in (t1, t2)]
+            lines.append(f"| {model} | {S} | {per_step[0]} | {per_step[1]} | {ratio:.2f}x |")
             print(lines[-1], flush=True)
     return lines
 
@@ -158,17 +164,7 @@ def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
         extra = [f"arch.g_width={width}", f"arch.d_width={width}"]
         ts = trainers("default MLP, batch 64", S, tmp, device, extra)
         size = sum(p.numel() for net in (ts[0].G, ts[0].D) for p in net.parameters()) * ts[0].cfg.batch_size
-        batch = SeedBatch(ts)
-        n = 60
-
-        def one_by_one():
-            return sum(time_steps(t.train_step, n, device) for t in ts)
-
-        def together():
-            return time_steps(batch.train_step, n, device)
-
-        one_by_one(), together()
-        ratio, _, _ = paired(together, one_by_one, repeats)
+        ratio, _, _ = together_vs_alone(ts, 60, device, repeats)
         auto = why_not(ts[0].cfg, registry, "auto") is None
         lines.append(f"| {width} | {size:.2g} | {ratio:.2f}x | {'yes' if auto else 'no'} |")
         print(lines[-1], flush=True)
@@ -235,7 +231,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--suites", nargs="*", default=["quick"])
-    parser.add_argument("--extra", type=Path, help="a markdown file appended as is (e.g. speed_flags.py's table)")
+    parser.add_argument("--extra", type=Path,
+                        help="a markdown file appended as is (e.g. speed_flags.py's table)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -191,7 +191,8 @@ def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, 
     suite = load_suite(str(path))
     run_suite(suite, tmp_path / "off", registry, jobs=1, threads=1, batch_seeds="off", progress=False)
     assert "seeds train one at a time" not in capsys.readouterr().err
-    outcomes = run_suite(suite, tmp_path / "on", registry, jobs=1, threads=1, batch_seeds="on", progress=False)
+    outcomes = run_suite(suite, tmp_path / "on", registry, jobs=1, threads=1, batch_seeds="on",
+                         progress=False)
     assert [o.status for o in outcomes] == ["completed"] * 6
     err = capsys.readouterr().err
     # said once, naming the cell and the component

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from ganagerie.bench.executor import ProcessExecutor, SerialExecutor, make_executor, threads_per_job
+from ganagerie.bench.executor import ProcessExecutor, SerialExecutor, threads_per_job
+from ganagerie.bench.harness import make_executor
 from ganagerie.bench.progress import SuiteProgress
 from ganagerie.errors import UsageError
 

@@ -137,18 +137,3 @@ def _exit_with_parent(parent: int) -> None:
         if os.getppid() != parent:
             os._exit(1)
         time.sleep(0.5)
-
-
-def make_executor(jobs: int, threads: int | None = None, kind: str = "local",
-                  address: str | None = None) -> Executor:
-    """``local``: a serial executor for one job, else a process pool of ``jobs`` workers;
-    ``ray``: tasks on the Ray cluster at ``address`` (a local instance when None)."""
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
-    if kind == "ray":
-        from .ray_executor import RayExecutor  # optional extra: imported only when asked for
-
-        return RayExecutor(jobs, threads, address=address)
-    if kind != "local":
-        raise UsageError(f"unknown executor {kind!r}; use local or ray")
-    return SerialExecutor(threads) if jobs == 1 else ProcessExecutor(jobs, threads)

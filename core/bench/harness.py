@@ -28,10 +28,11 @@ from ..train.batched import train_seeds, why_not
 from ..train.rundir import RunDir
 from ..train.trainer import prepare, train
 from .environment import describe_environment
-from .executor import Executor, SerialExecutor, cpu_count, make_executor, threads_per_job
+from .executor import Executor, ProcessExecutor, SerialExecutor, cpu_count, threads_per_job
 from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
 from .lock import bench_lock
 from .progress import SuiteProgress
+from .ray_executor import RayExecutor
 from .references import evaluate_references
 from .report import write_report
 from .suite import RunSpec, Suite, expand
@@ -124,6 +125,19 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
     evaluate_references(specs, out, registry)
     write_report(out, registry)
     return outcomes
+
+
+def make_executor(jobs: int, threads: int | None = None, kind: str = "local",
+                  address: str | None = None) -> Executor:
+    """``local``: a serial executor for one job, else a process pool of ``jobs`` workers;
+    ``ray``: tasks on the Ray cluster at ``address`` (a local instance when None)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if kind == "ray":
+        return RayExecutor(jobs, threads, address=address)
+    if kind != "local":
+        raise UsageError(f"unknown executor {kind!r}; use local or ray")
+    return SerialExecutor(threads) if jobs == 1 else ProcessExecutor(jobs, threads)
 
 
 def suite_threads(out: Path, jobs: int, threads: int | None) -> int:

@@ -15,8 +15,7 @@ from ..errors import UsageError
 from ..files import write_json
 from ..registry import Registry
 from .environment import cpu_name
-from .executor import make_executor
-from .harness import BATCH_MODES, MAX_JOBS, default_jobs, execute
+from .harness import BATCH_MODES, MAX_JOBS, default_jobs, execute, make_executor
 from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
 from .references import evaluate_references, read_references

@@ -86,7 +86,8 @@ def matmul_rate(device: str, n: int = 1024, repeats: int = 20) -> float:
 
 
 def trainers(model: str, seeds: int, tmp: Path, device: str, extra=()):
-    return [prepare(config(model, s, device, extra), get_registry(), tmp / f"{model[:6]}-{s}-{len(extra)}")
+    where = Path(tempfile.mkdtemp(dir=tmp))
+    return [prepare(config(model, s, device, extra), get_registry(), where / f"seed-{s}")
             for s in range(seeds)]
 
 
@@ -160,11 +161,11 @@ def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
     lines = ["| G and D width (depth 3, batch 64) | parameters x batch | speed-up at S = 4 | auto batches? |",
              "|---|---|---|---|"]
     registry = get_registry()
-    for width in (64, 128, 192, 256, 384, 512):
+    for width in (64, 128, 192, 256, 384):
         extra = [f"arch.g_width={width}", f"arch.d_width={width}"]
         ts = trainers("default MLP, batch 64", S, tmp, device, extra)
         size = sum(p.numel() for net in (ts[0].G, ts[0].D) for p in net.parameters()) * ts[0].cfg.batch_size
-        ratio, _, _ = together_vs_alone(ts, 60, device, repeats)
+        ratio, _, _ = together_vs_alone(ts, 150, device, repeats)
         auto = why_not(ts[0].cfg, registry, "auto") is None
         lines.append(f"| {width} | {size:.2g} | {ratio:.2f}x | {'yes' if auto else 'no'} |")
         print(lines[-1], flush=True)
@@ -205,9 +206,9 @@ def compare(a_path: Path, b_path: Path) -> str:
             low = high = sa["mean"]
         inside += low - 1e-9 <= sb["mean"] <= high + 1e-9
         worst = max(worst, abs(sb["mean"] - sa["mean"]))
-    same_ranks = _ranks(a) == _ranks(b)
+    ranks = "identical" if _ranks(a) == _ranks(b) else f"differ: {_ranks(a)} against {_ranks(b)}"
     return (f"{inside}/{total} means inside the other's interval (largest difference {worst:.3g}); "
-            f"ranks {'identical' if same_ranks else 'differ'}")
+            f"ranks {ranks}")
 
 
 def _summaries(results: dict) -> dict:
@@ -221,7 +222,8 @@ def _summaries(results: dict) -> dict:
 
 
 def _ranks(results: dict) -> dict:
-    return {ds: block.get("ranking") for ds, block in results.get("datasets", {}).items()}
+    datasets = results.get("datasets", {})
+    return {ds: (block.get("ranking") or {}).get("ranks") for ds, block in datasets.items()}
 
 
 def main() -> None:

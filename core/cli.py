@@ -134,6 +134,10 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--device", help="cpu, cuda, cuda:N or auto.")
 @click.option("--threads", type=click.IntRange(1, 1024),
               help="Torch CPU threads (recorded; CPU results depend on it). Default: 1.")
+@click.option("--compile", is_flag=True,
+              help="torch.compile G and D (where it pays: benchmarks/speed_flags.py).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]),
+              help="bf16: the step's forwards under bfloat16 autocast. Default: fp32.")
 @click.option("--set", "sets", multiple=True,
               help="Override a field: key=value (lr_d=1e-4, arch.width=32, reg.NAME.weight=5).")
 @click.option("--out", help="Run directory to write.")
@@ -210,7 +214,8 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
             regularizers=kw["regs"],
             overrides={"steps": kw["steps"], "batch_size": kw["batch_size"], "seed": kw["seed"],
                        "device": kw["device"], "threads": kw["threads"], "eval_every": kw["eval_every"],
-                       "eval_metrics": kw["eval_metrics"], "eval_samples": kw["eval_samples"]},
+                       "eval_metrics": kw["eval_metrics"], "eval_samples": kw["eval_samples"],
+                       "compile": kw["compile"] or None, "precision": kw["precision"]},
             sets=kw["sets"],
         )
     out = kw["out"] or Path("runs") / f"{cfg.dataset.name}-{cfg.variant or cfg.loss.name}-s{cfg.seed}"
@@ -376,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="ganagerie", standalone_mode=False)
     except click.UsageError as exc:
+        if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 says it for all
+            return 2
         cmd = exc.ctx.command_path if exc.ctx else "ganagerie"
         click.echo(f"error: {one_line(exc.format_message())} ({cmd} --help)", err=True)
         return 2

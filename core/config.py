@@ -62,6 +62,12 @@ class RunConfig:
     #: torch CPU threads (results on a CPU depend on it); 1 unless set: small models gain little
     #: from more, and a busy machine loses much (oversubscription)
     threads: int = 1
+    #: torch.compile G's and D's forwards (slower than eager on small models on a CPU:
+    #: benchmarks/speed_flags.py measures it per device)
+    compile: bool = False
+    #: "fp32", or "bf16": the step's forwards under bfloat16 autocast (weights, optimizer
+    #: state and evaluation stay fp32)
+    precision: str = "fp32"
     log_every: int = 50
     checkpoint_every: int = 500
     sample_every: int = 0
@@ -122,9 +128,12 @@ SCALAR_FIELDS = {
 #: run fields that name one component, with the registry kind of each
 COMPONENT_FIELDS = {"dataset": "dataset", "loss": "loss", "arch": "architecture",
                     "prior": "prior", "optimizer_g": "optimizer", "optimizer_d": "optimizer"}
-#: fields a variant preset may set: every run field but the dataset, the seed and the device
+#: fields a variant preset may set: every run field but the dataset, the seed, and how this
+#: machine runs it (device, threads, compile, precision)
 PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
-                       - {"dataset", "seed", "device", "threads"})
+                       - {"dataset", "seed", "device", "threads", "compile", "precision"})
+#: values of the ``precision`` field
+PRECISIONS = ("fp32", "bf16")
 MIGRATION = "docs/plugins.md#migrating-from-ganagerie-01"
 
 
@@ -182,6 +191,7 @@ def _coerce_scalars(cfg: RunConfig) -> None:
          "alternating when n_critic > 1 (a simultaneous step has one D update)"),
         ("generator_stats", cfg.generator_stats in ("every-forward", "own-update"),
          "every-forward or own-update"),
+        ("precision", cfg.precision in PRECISIONS, " or ".join(PRECISIONS)),
     ]
     for name, ok, must in checks:
         if not ok:

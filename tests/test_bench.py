@@ -362,3 +362,20 @@ def test_two_bench_runs_into_one_out_never_train_a_run_twice(tmp_path):
         rows = [json.loads(line) for line in metrics.read_text().splitlines()]
         steps = [r["step"] for r in rows if "d_loss" in r]
         assert steps == sorted(set(steps)), metrics  # no row written twice
+
+
+def test_a_run_written_before_new_fields_existed_is_reused(tmp_path, registry):
+    """A config.json without fields added since (compile, precision) reads with their defaults."""
+    from ganagerie.bench.harness import check_reusable, plan_suite
+    from ganagerie.bench.layout import run_dir
+
+    suite = load_suite(str(tiny_suite(tmp_path, ['"vanilla"'])))
+    (spec, *_) = plan_suite(suite, registry)
+    rd = run_dir(tmp_path / "out", spec.key)
+    rd.root.mkdir(parents=True)
+    old = {k: v for k, v in spec.config.items() if k not in ("compile", "precision")}
+    rd.config.write_text(json.dumps(old))
+    check_reusable(tmp_path / "out", [spec])  # no error
+    rd.config.write_text(json.dumps({**old, "lr_d": 1.0}))
+    with pytest.raises(UsageError, match="another config"):
+        check_reusable(tmp_path / "out", [spec])

@@ -179,3 +179,9 @@ def test_pacgan_2d_resolves_to_pacgans_protocol_field_by_field(registry):
     assert cfg["eval_samples"] == 2500 and cfg["n_critic"] == 1
     assert specs["grid25/pacgan4/seed-0"]["batch_size"] == 400  # 100 packs of 4
     assert sorted({k.split("/")[2] for k in specs}) == [f"seed-{i}" for i in range(10)]
+
+
+def test_a_directory_named_like_a_builtin_suite_does_not_hide_it(tmp_path, monkeypatch):
+    (tmp_path / "quick").mkdir()  # e.g. a benchmark's --out
+    monkeypatch.chdir(tmp_path)
+    assert load_suite("quick").name == "quick"

@@ -184,10 +184,12 @@ def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
     for spec in specs:
         rd = run_dir(out, spec.key)
         try:
-            recorded = json.loads(rd.config.read_text())
+            # as this version reads it: fields added since it was written take their defaults
+            read = RunConfig.from_dict(json.loads(rd.config.read_text())).to_dict()
+            recorded = json.loads(json.dumps(read))  # tuples as the spec holds them: lists
         except FileNotFoundError:
             continue
-        except ValueError:
+        except (ValueError, UsageError):
             raise UsageError(f"{rd.config} is damaged; delete {rd.root} and rerun") from None
         if recorded != spec.config:
             keys = sorted(set(recorded) | set(spec.config))
@@ -253,7 +255,7 @@ def group_seeds(specs: Sequence[RunSpec], out: str | Path, registry: Registry,
         training = [s for s in group if status[s.key].get("status") not in FINISHED]
         reason = None
         if len(training) > 1:
-            reason = why_not(RunConfig.from_dict(group[0].config), registry, mode)
+            reason = why_not(RunConfig.from_dict(group[0].config), registry, mode, seeds=len(training))
             if reason is None and len({status[s.key].get("step", 0) for s in training}) > 1:
                 reason = "its runs stopped at different steps"
         if len(training) < 2 or reason is not None:

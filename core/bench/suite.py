@@ -185,7 +185,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
     """A built-in suite by name, or a suite file by path."""
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix == ".toml" or path.exists():
+    # a directory named like a built-in suite (a benchmark's --out, say) does not hide it
+    if path.suffix == ".toml" or path.is_file() or (path.exists() and text not in builtin_suites()):
         try:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:

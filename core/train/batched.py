@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state
+from torch.func import stack_module_state
 
 from ..components import TECHNIQUE_METHODS, DStep, GStep, generator_loss, implements
 from ..config import RunConfig
@@ -45,17 +45,25 @@ from .trainer import Trainer, TrainResult, _separation, _total
 BATCHED_HOOKS = ("discriminator_shape", "d_penalty", "g_penalty")
 
 #: ``--batch-seeds auto`` on a CPU batches a cell when G's and D's parameters times the batch
-#: size stay below this: measured by benchmarks/perf.py on a 2-core machine, where the default
-#: 2-D MLP (about 34 thousand parameters, batch 64) gains 1.6-2.2x and PacGAN's 2-D networks
-#: (about 0.9 million, batch 100) lose (benchmarks/results/perf.md)
-CPU_CROSSOVER = 2e7
+#: size stay at or below this, and the cell has at least ``CPU_MIN_SEEDS`` seeds to train.
+#: Measured by benchmarks/perf.py on a 2-core machine at one thread (benchmarks/results/perf.md):
+#: at 4 seeds, MLPs of 1.1e6 / 4.3e6 / 9.6e6 / 1.7e7 train 1.59 / 1.29 / 1.01 / 0.87x as fast
+#: together; the default 2-D MLP (4.3e6) gains 0.92x at 2 seeds, 1.20x at 4, 1.52x at 16; PacGAN's
+#: 2-D networks (9e7) and DCGAN do not gain
+CPU_CROSSOVER = 1e7
+CPU_MIN_SEEDS = 3
 
 
-def why_not(cfg: RunConfig, registry: Registry, mode: str = "on") -> str | None:
-    """Why the seeds of ``cfg``'s cell cannot (or, with ``mode="auto"``, should not) be
-    trained together, in one line; None when they can."""
+def why_not(cfg: RunConfig, registry: Registry, mode: str = "on", seeds: int | None = None) -> str | None:
+    """Why the ``seeds`` seeds of ``cfg``'s cell cannot (or, with ``mode="auto"``, should not)
+    be trained together, in one line; None when they can."""
     if mode == "off":
         return "--batch-seeds off"
+    if mode == "auto" and cfg.device == "cpu" and seeds is not None and seeds < CPU_MIN_SEEDS:
+        return (f"on a CPU, {seeds} seeds train faster one at a time than together "
+                "(--batch-seeds on to batch anyway)")
+    if cfg.compile or cfg.precision != "fp32":
+        return "compiled and bf16 runs train one seed at a time (the stacked step is eager fp32)"
     for spec in cfg.regularizers:
         tech = registry.create("regularizer", spec.name, spec.options)
         if not getattr(tech, "seed_batched", False):
@@ -146,23 +154,18 @@ class SeedRng:
         return torch.stack(out)
 
 
-class _Method(nn.Module):
-    """Calls one method of ``net``, so ``functional_call`` reaches ``features``/``classify`` too."""
-
-    def __init__(self, net: nn.Module, method: str):
-        super().__init__()
-        self.net, self.method = net, method
-
-    def forward(self, x: Tensor) -> Tensor:
-        return getattr(self.net, self.method)(x)
-
-
 class Stacked:
     """S copies of one network as stacked tensors, called on ``[S, B, ...]`` inputs.
 
     ``params`` are leaf tensors ``[S, *shape]`` an optimizer steps; ``buffers`` (batch-norm
     statistics) move per seed in training mode. The networks in ``nets`` are the seeds' own
     modules: ``write_back`` copies the stacked state into them.
+
+    A call maps one network method over the seed axis with ``torch.vmap``, the method run on
+    ``base`` (a copy of seed 0's network, for its structure and settings) with each seed's
+    slices put in place of its parameters and buffers. The slots are resolved once, here:
+    ``torch.func.functional_call`` resolves them on every call, which on small networks cost
+    as much as the arithmetic.
     """
 
     def __init__(self, nets: Sequence[nn.Module]):
@@ -170,15 +173,30 @@ class Stacked:
         params, buffers = stack_module_state(self.nets)
         self.params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
         self.buffers = buffers
-        self.base = copy.deepcopy(self.nets[0])  # structure and settings (BN momentum) only
+        self.base = copy.deepcopy(self.nets[0])
         self.latent_dim = getattr(self.base, "latent_dim", None)
-        self._calls = {m: _Method(self.base, m) for m in ("forward", "features", "classify")}
+        self._slots = [(*_slot(self.base, k), "_parameters") for k in self.params]
+        self._slots += [(*_slot(self.base, k), "_buffers") for k in self.buffers]
+        self._mapped = {m: torch.vmap(self._method(m)) for m in ("forward", "features", "classify")
+                        if hasattr(self.base, m)}
+
+    def _method(self, method: str) -> Callable[..., Tensor]:
+        slots, call = self._slots, getattr(self.base, method)
+
+        def per_seed(state: tuple[Tensor, ...], x: Tensor) -> Tensor:
+            saved = [getattr(owner, kind)[name] for owner, name, kind in slots]
+            for (owner, name, kind), value in zip(slots, state):
+                getattr(owner, kind)[name] = value
+            try:
+                return call(x)
+            finally:
+                for (owner, name, kind), value in zip(slots, saved):
+                    getattr(owner, kind)[name] = value
+
+        return per_seed
 
     def _call(self, method: str, x: Tensor) -> Tensor:
-        module = self._calls[method]
-        state = ({f"net.{k}": v for k, v in self.params.items()},
-                 {f"net.{k}": v for k, v in self.buffers.items()})
-        return torch.vmap(lambda p, b, xs: functional_call(module, (p, b), (xs,)))(*state, x)
+        return self._mapped[method]((*self.params.values(), *self.buffers.values()), x)
 
     def __call__(self, x: Tensor) -> Tensor:
         return self._call("forward", x)
@@ -361,6 +379,12 @@ class SeedBatch:
                     with self.rng.use(s):  # a checkpoint records the seed's own RNG state
                         self.live[s] = t.end_step(rows[s], sync=sync)
         return [t.finish() for t in self.trainers]
+
+
+def _slot(root: nn.Module, qualified: str) -> tuple[nn.Module, str]:
+    """The module holding parameter or buffer ``qualified`` (``net.0.weight``) of ``root``, and its name."""
+    path, _, name = qualified.rpartition(".")
+    return (root.get_submodule(path) if path else root), name
 
 
 def _stack_optimizer_state(opt: torch.optim.Optimizer, per_seed: Sequence[torch.optim.Optimizer],

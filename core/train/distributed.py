@@ -40,16 +40,13 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
 from ..errors import UsageError, one_line
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
 
 #: what torchrun sets in every process it starts
 ENVIRONMENT = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
@@ -129,7 +126,7 @@ class World:
             dist.all_reduce(flag)
             flag.cpu()  # NCCL's all_reduce is asynchronous: wait for it on the host
 
-    def check_identical(self, trainer: Trainer) -> None:
+    def check_identical(self, trainer: Any) -> None:  # a Trainer (which imports this module)
         """Give every process rank 0's CUDA random state, then check that the config, the
         networks (parameters and buffers) and the CPU random state are rank 0's, bit for bit."""
         if self.size == 1:
@@ -157,22 +154,22 @@ class World:
                              "see the same --out (a shared filesystem across machines)")
 
     def fail(self, exc: Exception) -> NoReturn:
-        """Stop every process after ``exc`` on this one: the first error of any process is
-        reported once, by rank 0, as a one-line usage error; the others exit with code 2."""
+        """Stop every process after ``exc`` on this one: rank 0 prints the first error of any
+        process as one line (``error: ...``, as for a usage error), every process exits with
+        code 2, without a traceback."""
         mine = _describe(exc)
         first = f"{self.rank}:{mine}"
         with contextlib.suppress(Exception):  # the store may be gone with its host
             first = self.store.compare_set(ERROR_KEY, "", first).decode()
-        if dist.is_initialized():
-            dist.destroy_process_group()  # peers waiting on us in a collective now fail too
+        _leave()  # peers waiting on us in a collective now fail too
         rank, _, message = first.partition(":")
         if self.rank == 0:
-            with contextlib.suppress(Exception):
-                self.store.set(REPORTED_KEY, "1")
             own = isinstance(exc, UsageError) or rank == "0"
-            raise UsageError(mine if own else f"rank {rank}: {message}") from None
-        if rank == str(self.rank) and not self._reported():
-            print(f"error: rank {self.rank}: {mine}", file=sys.stderr)
+            print(f"error: {mine if own else f'rank {rank}: {message}'}", file=sys.stderr, flush=True)
+            with contextlib.suppress(Exception):  # only now may the others exit: torchrun stops
+                self.store.set(REPORTED_KEY, "1")  # the rest of them once one has
+        elif rank == str(self.rank) and not self._reported():
+            print(f"error: rank {self.rank}: {mine}", file=sys.stderr, flush=True)
         raise SystemExit(2)
 
     def _reported(self) -> bool:
@@ -210,27 +207,35 @@ def session() -> Iterator[World]:
     process torchrun did not start.
 
     Every process connects at the start (gloo for CPU tensors, NCCL for CUDA ones), so an
-    error anywhere stops all of them: rank 0 reports the first one as a one-line usage error
-    (exit code 2, no traceback), the others exit with code 2 silently (``World.fail``).
+    error anywhere stops all of them: rank 0 prints the first one in one line and every
+    process exits with code 2, without a traceback (``World.fail``).
     """
     global _current
     if not launched():
         yield SINGLE
         return
-    store, rank, size = next(dist.rendezvous("env://"))
-    world = World(rank, size, int(os.environ["LOCAL_RANK"]), store)
-    _current = world
+    world = _current = World(*(int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")))
     try:
+        # imported after the group exists, dynamo (which the optimizers import) keeps a reference
+        # to it: destroying it would then leave its connections open, so peers blocked in a
+        # collective with a failed process would hang, and the process would abort at exit
+        import torch._dynamo  # noqa: F401
+
+        world.store = next(dist.rendezvous("env://"))[0]  # torchrun's store: also the error channel
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, store=store, rank=rank, world_size=size)
+        dist.init_process_group(backend, store=world.store, rank=world.rank, world_size=world.size)
         yield world
         world.barrier()  # leave together: rank 0 may still be writing the last checkpoint
     except Exception as exc:
         world.fail(exc)
     finally:
         _current = SINGLE
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        _leave()
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _describe(exc: Exception) -> str:

@@ -71,6 +71,11 @@ class Trainer(StepRunner):
         self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d,
                                      cfg.betas_d)
         self.optimizer_g, self.optimizer_d, self.n_critic = self.opt_g, self.opt_d, cfg.n_critic
+        if cfg.compile:  # after the techniques' setup: EMA's copy of G stays eager
+            _compile(self.G, self.D)
+        if cfg.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError(f"precision bf16: {torch.cuda.get_device_name(self.device)} has no bfloat16; "
+                             "use --set precision=fp32")
         try:
             self.source = TensorSource(self.dataset.load("train").x, cfg.batch_size,
                                        derive_seed(cfg.seed, "data"), self.device)
@@ -96,20 +101,21 @@ class Trainer(StepRunner):
     # -- the step: reads top to bottom; no host sync, no plugin-manager call -----------
 
     def train_step(self) -> torch.Tensor:
-        """n_critic D updates and one G update (or a technique's own order of them);
-        returns the logged values, detached."""
-        if self.step_owner is not None:
-            return self.step_owner.train_step(self)
-        if self.cfg.update == "simultaneous":  # PacGAN's code: both sides from one batch and noise
-            real, z = self.next_real(), self.noise()
-            fake = self.G(z)  # one G forward: its batch statistics move once per step
-            g = self.g_update(real, z, fake, apply=False)  # G's gradient against D before D moves
-            d = self.d_update(real, z, fake.detach())
-            return self.log_row(d, self.apply_g(g))
-        for _ in range(self.cfg.n_critic):
-            d = self.d_update()
-        g = self.g_update()
-        return self.log_row(d, g)
+        """n_critic D updates and one G update (or a technique's own order of them), in the
+        run's precision; returns the logged values, detached."""
+        with self.precision():
+            if self.step_owner is not None:
+                return self.step_owner.train_step(self)
+            if self.cfg.update == "simultaneous":  # PacGAN's code: both sides from one batch and noise
+                real, z = self.next_real(), self.noise()
+                fake = self.G(z)  # one G forward: its batch statistics move once per step
+                g = self.g_update(real, z, fake, apply=False)  # G's gradient against D before D moves
+                d = self.d_update(real, z, fake.detach())
+                return self.log_row(d, self.apply_g(g))
+            for _ in range(self.cfg.n_critic):
+                d = self.d_update()
+            g = self.g_update()
+            return self.log_row(d, g)
 
     def d_update(self, real=None, z=None, fake=None) -> DStep:
         G, D = self.G, self.D
@@ -168,6 +174,12 @@ class Trainer(StepRunner):
             for t in self.after_g:
                 t.after_g_step(ctx)
         return ctx
+
+    def precision(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast when ``precision = "bf16"`` (weights and optimizer state stay fp32)."""
+        if self.cfg.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     @contextlib.contextmanager
     def frozen_generator_stats(self):
@@ -400,6 +412,13 @@ def _grad_norm(net: torch.nn.Module) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
+def _compile(G: torch.nn.Module, D: torch.nn.Module) -> None:
+    """torch.compile G's forward and D's two halves (G's update calls them apart), in place:
+    parameters, state_dict keys and checkpoints stay those of the eager networks."""
+    G.compile()
+    D.features, D.classify = torch.compile(D.features), torch.compile(D.classify)
+
+
 def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return like.new_zeros(()) if value is None else value
 
@@ -419,7 +438,15 @@ def train(
     progress: bool | None = None,
 ) -> TrainResult:
     """Train one run into ``out``: config.json first, then metrics, checkpoints, samples."""
-    return prepare(cfg, registry, out, resume=resume).fit(progress=progress)
+    trainer = prepare(cfg, registry, out, resume=resume)
+    try:
+        return trainer.fit(progress=progress)
+    except RuntimeError as exc:  # torch.compile fails in the first step, e.g. on a gradient penalty
+        if not cfg.compile:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UsageError(f"compile=true: torch.compile failed on this run ({type(exc).__name__}: {first}); "
+                         "train it without compile, into a new --out") from None
 
 
 def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool = False) -> Trainer:

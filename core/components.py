@@ -180,8 +180,9 @@ class Technique:
     """
 
     #: whether its penalties also take seed-stacked contexts (``DStep.batch_dims == 2``), so
-    #: that the seeds of a cell can train together; only ``discriminator_shape``, ``d_penalty``
-    #: and ``g_penalty`` are called in a seed-batched step
+    #: that the seeds of a cell can train together; only ``discriminator_shape``, ``setup`` (on
+    #: each seed's networks, before they are stacked), ``d_penalty`` and ``g_penalty`` are
+    #: called then
     seed_batched: bool = False
 
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:

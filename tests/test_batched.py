@@ -57,6 +57,7 @@ def assert_close_rows(a, b, rtol):
     ("vanilla", ()),
     ("wgan-gp", ()),  # a gradient inside the step, randomness inside a penalty, 5 D steps
     ("feature-matching", ()),
+    ("spectral-norm", ()),  # SNGAN: power-iteration vectors per seed, hinge, 5 D steps
     ("rsgan", ()),  # the G loss reads D's logits on real data
     ("vanilla", ("reg:r1",)),  # R1: the input gradient of real data
     # PacGAN's code: batch norm in G (its hidden layers without bias: a bias before batch norm
@@ -78,7 +79,9 @@ def test_seeds_together_match_one_by_one(registry, tmp_path, variant, extra):
         cb = read_checkpoint(RunDir(tmp_path / f"batch-{s}").checkpoint, "cpu")
         for net in ("generator", "discriminator"):
             for k, v in ca[net].items():
-                torch.testing.assert_close(cb[net][k], v, rtol=1e-4, atol=1e-5)
+                # Adam turns an element's gradient that is rounding noise into a whole step of
+                # lr (1e-4 to 2e-4 here), so such elements may differ by about one step
+                torch.testing.assert_close(cb[net][k], v, rtol=1e-4, atol=2e-4)
         moments = ca["opt_d"]["state"][0]
         torch.testing.assert_close(cb["opt_d"]["state"][0]["exp_avg"], moments["exp_avg"],
                                    rtol=1e-3, atol=1e-6)
@@ -150,7 +153,8 @@ def test_why_not_names_the_component(registry):
         return why_not(cfg(registry, 0, 10, variant, extra), registry, mode)
 
     assert reason("vanilla") is None and reason("wgan-gp") is None
-    assert reason("spectral-norm") == "technique 'spectral-norm' is not seed-batched"
+    assert reason("spectral-norm") is None
+    assert reason("diffaug") == "technique 'diffaugment' is not seed-batched"
     assert reason("pacgan2") == "technique 'pacgan' is not seed-batched"
     assert reason("vanilla", mode="off") == "--batch-seeds off"
     # PacGAN's 2-D networks at batch 100: larger than where batching pays on a CPU
@@ -174,7 +178,7 @@ eval_samples = 500
 rank_by = "modes"
 higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
 datasets = [{ name = "ring8", options = { n = 2000 } }]
-variants = ["vanilla", "spectral-norm"]
+variants = ["vanilla", "wgan"]
 [set]
 arch.g_width = 16
 arch.d_width = 16
@@ -201,8 +205,8 @@ def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, 
     assert [o.status for o in outcomes] == ["completed"] * 6
     err = capsys.readouterr().err
     # said once, naming the cell and the component
-    assert err.count("note: ring8/spectral-norm: seeds train one at a time: technique "
-                     "'spectral-norm' is not seed-batched") == 1
+    assert err.count("note: ring8/wgan: seeds train one at a time: technique "
+                     "'weight-clipping' is not seed-batched") == 1
     assert "vanilla" not in err
     off = json.loads((tmp_path / "off" / "results.json").read_text())
     on = json.loads((tmp_path / "on" / "results.json").read_text())

@@ -40,3 +40,31 @@ def test_conv_discriminator_and_optional_generator():
 def test_apply_counts_layers():
     _, d = MLP(d_depth=2).build((2,))
     assert apply_spectral_norm(d) == 3
+
+
+def test_the_numbers_are_torchs_spectral_norm_bit_for_bit():
+    """Our parametrization differs from torch's only in how it writes its vectors (for vmap)."""
+    import torch
+    from torch import nn
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from ganagerie.plugins.spectral_norm import apply_spectral_norm
+
+    def build(normalise):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64, 1))
+        normalise(net)
+        return net
+
+    ours = build(apply_spectral_norm)
+    theirs = build(lambda net: [spectral_norm(m) for m in net if isinstance(m, (nn.Conv2d, nn.Linear))])
+    opts = [torch.optim.Adam(n.parameters(), 1e-2) for n in (ours, theirs)]
+    for _ in range(5):
+        x = torch.randn(8, 1, 6, 6)
+        for net, opt in zip((ours, theirs), opts):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert a.keys() == b.keys()  # the checkpoint keys are torch's too
+    assert all(torch.equal(a[k], b[k]) for k in a)

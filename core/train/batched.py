@@ -41,8 +41,9 @@ from ..registry import Registry
 from .build import build_dataset, build_optimizer
 from .trainer import Trainer, TrainResult, _separation, _total
 
-#: the only hooks a seed-batched technique may implement (the others see one run's state)
-BATCHED_HOOKS = ("discriminator_shape", "d_penalty", "g_penalty")
+#: the only hooks a seed-batched technique may implement (the others see one run's state);
+#: ``setup`` runs on each seed's networks before they are stacked
+BATCHED_HOOKS = ("discriminator_shape", "setup", "d_penalty", "g_penalty")
 
 #: ``--batch-seeds auto`` on a CPU batches a cell when G's and D's parameters times the batch
 #: size stay at or below this, and the cell has at least ``CPU_MIN_SEEDS`` seeds to train.

@@ -39,7 +39,7 @@ from ..components import TECHNIQUE_METHODS, DStep, GStep, generator_loss, implem
 from ..config import RunConfig
 from ..registry import Registry
 from .build import build_dataset, build_optimizer
-from .trainer import Trainer, TrainResult, _separation, _total
+from .trainer import Trainer, TrainResult, _separation, _total, frozen_batchnorm_stats
 
 #: the only hooks a seed-batched technique may implement (the others see one run's state);
 #: ``setup`` runs on each seed's networks before they are stacked
@@ -330,19 +330,8 @@ class SeedBatch:
             self.opt_g.step()
         return ctx
 
-    @contextlib.contextmanager
-    def frozen_generator_stats(self) -> Iterator[None]:
-        frozen = []
-        if self.cfg.generator_stats == "own-update":
-            for m in self.G.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum:
-                    frozen.append((m, m.momentum))
-                    m.momentum = 0.0
-        try:
-            yield
-        finally:
-            for m, momentum in frozen:
-                m.momentum = momentum
+    def frozen_generator_stats(self) -> contextlib.AbstractContextManager:
+        return frozen_batchnorm_stats(self.G.modules(), self.cfg.generator_stats == "own-update")
 
     def next_real(self) -> Tensor:
         self.last_real = torch.stack([t.source.next() for t in self.trainers])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,21 +181,10 @@ class Trainer(StepRunner):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    @contextlib.contextmanager
-    def frozen_generator_stats(self):
+    def frozen_generator_stats(self) -> contextlib.AbstractContextManager:
         """With ``generator_stats = "own-update"`` (PacGAN's code), G's batch-norm running
         statistics move only in G's own update, not when D's update draws fakes."""
-        frozen = []
-        if self.cfg.generator_stats == "own-update":
-            for m in self.G.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum:
-                    frozen.append((m, m.momentum))
-                    m.momentum = 0.0  # running = 1 * running + 0 * batch
-        try:
-            yield
-        finally:
-            for m, momentum in frozen:
-                m.momentum = momentum
+        return frozen_batchnorm_stats(self.G.modules(), self.cfg.generator_stats == "own-update")
 
     def seen_by_d(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` through the run's input transforms, in the order the techniques were given."""
@@ -417,6 +406,22 @@ def _compile(G: torch.nn.Module, D: torch.nn.Module) -> None:
     parameters, state_dict keys and checkpoints stay those of the eager networks."""
     G.compile()
     D.features, D.classify = torch.compile(D.features), torch.compile(D.classify)
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_stats(modules: Iterable[torch.nn.Module], frozen: bool = True) -> Iterator[None]:
+    """While inside, the batch-norm layers among ``modules`` keep their running statistics."""
+    saved = []
+    if frozen:
+        for m in modules:
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum:
+                saved.append((m, m.momentum))
+                m.momentum = 0.0  # running = 1 * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, momentum in saved:
+            m.momentum = momentum
 
 
 def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:

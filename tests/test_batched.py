@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import helpers
 import pytest
 import torch
 
@@ -16,8 +17,7 @@ from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.rundir import RunDir
 from ganagerie.train.trainer import prepare
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
-        "log_every=5", "batch_size=32", "dataset.n=2000", "checkpoint_every=10"]
+TINY = helpers.tiny(log_every=5, checkpoint_every=10)
 COLUMNS_SKIPPED = ("steps_per_s", "time_s")
 
 
@@ -169,25 +169,6 @@ def test_why_not_names_the_component(registry):
     assert why_not(small, registry, "on", seeds=2) is None
 
 
-SUITE = """
-name = "pair"
-seeds = 3
-steps = 60
-eval_every = 60
-eval_samples = 500
-rank_by = "modes"
-higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
-datasets = [{ name = "ring8", options = { n = 2000 } }]
-variants = ["vanilla", "wgan"]
-[set]
-arch.g_width = 16
-arch.d_width = 16
-arch.g_depth = 1
-arch.d_depth = 1
-batch_size = 32
-log_every = 10
-checkpoint_every = 20
-"""
 
 
 def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, capsys):
@@ -196,7 +177,8 @@ def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, 
     from ganagerie.errors import UsageError
 
     path = tmp_path / "pair.toml"
-    path.write_text(SUITE)
+    path.write_text(helpers.tiny_suite(["vanilla", "wgan"], seeds=3, steps=60, eval_every=60,
+                                       eval_samples=500, checkpoint_every=20))
     suite = load_suite(str(path))
     run_suite(suite, tmp_path / "off", registry, jobs=1, threads=1, batch_seeds="off", progress=False)
     assert "seeds train one at a time" not in capsys.readouterr().err

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 import torch.nn.functional as F
 
@@ -23,29 +24,13 @@ from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
 from ganagerie.plugin_loader import load_plugins
 
-TINY = """
-seeds = 2
-steps = 40
-eval_every = 20
-eval_samples = 200
-rank_by = "modes"
-higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
-datasets = [{ name = "ring8", options = { n = 2000 } }]
-[set]
-arch.g_width = 16
-arch.d_width = 16
-arch.g_depth = 1
-arch.d_depth = 1
-batch_size = 32
-log_every = 10
-checkpoint_every = 10
-"""
 UNSTABLE = '{ label = "unstable", variant = "vanilla", set = { lr_d = 1e30, lr_g = 1e30, log_every = 5 } }'
 
 
 def tiny_suite(tmp_path, variants, extra="", name="tiny"):
     path = tmp_path / f"{name}.toml"
-    path.write_text(f"variants = [{', '.join(variants)}]\n{extra}\n{TINY}")
+    path.write_text(helpers.tiny_suite(variants, seeds=2, steps=40, eval_every=20, checkpoint_every=10,
+                                       extra=extra))
     return path
 
 
@@ -379,3 +364,26 @@ def test_a_run_written_before_new_fields_existed_is_reused(tmp_path, registry):
     rd.config.write_text(json.dumps({**old, "lr_d": 1.0}))
     with pytest.raises(UsageError, match="another config"):
         check_reusable(tmp_path / "out", [spec])
+
+
+def test_tasks_start_with_the_most_remaining_work(tmp_path, registry):
+    """Longest first: wgan-gp (5 D updates a step) before vanilla, a half-done run last, and a
+    damaged status counts as not started."""
+    from ganagerie.bench.harness import longest_first, plan_suite
+    from ganagerie.bench.layout import run_dir
+
+    suite = load_suite(str(tiny_suite(tmp_path, ['"vanilla"', '"wgan-gp"'])))
+    specs = plan_suite(suite, registry)
+    assert [s.config["n_critic"] for s in specs] == [1, 1, 5, 5]
+    out = tmp_path / "out"
+    half, damaged = (run_dir(out, s.key) for s in specs[:2])
+    for rd in (half, damaged):
+        rd.root.mkdir(parents=True)
+    half.write_status("running", 20, 40)
+    damaged.status.write_text('["not", "a", "status"]')
+    order = longest_first([[s] for s in specs], out)
+    assert [t[0].key for t in order] == ["ring8/wgan-gp/seed-0", "ring8/wgan-gp/seed-1",
+                                         "ring8/vanilla/seed-1", "ring8/vanilla/seed-0"]
+    # a cell of seeds trained together weighs as its seeds together
+    together = longest_first([[specs[2]], specs[:2]], out)
+    assert together[0][0].key == "ring8/wgan-gp/seed-0"  # 40 x 6 > (20 + 40) x 2

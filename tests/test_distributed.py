@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import helpers
 import pytest
 import torch
 
@@ -17,8 +18,7 @@ from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.distributed import REPORT_WAIT_S, SINGLE, World, launched
 from ganagerie.train.trainer import train
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2", "log_every=5",
-        "batch_size=32", "dataset.n=2000", "checkpoint_every=10"]
+TINY = helpers.tiny(log_every=5, checkpoint_every=10)
 #: losses that are means over the batch, no batch norm, no technique drawing randomness:
 #: two processes equal one up to floating-point reassociation
 EXACT = ("d_loss", "g_loss", "diag/d_gap", "diag/d_grad_norm", "diag/g_grad_norm")

@@ -4,6 +4,7 @@ eval.json, `ganagerie eval` end to end, and `train --eval-every`."""
 import json
 import math
 
+import helpers
 import pytest
 import torch
 from torch import nn
@@ -17,8 +18,7 @@ from ganagerie.files import read_jsonl
 from ganagerie.runs import evaluate_run
 from ganagerie.train.trainer import train
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
-        "log_every=10", "batch_size=32", "dataset.n=2000"]
+TINY = helpers.tiny()
 IMAGE_METRICS = ["class-modes", "density-coverage", "fid", "is", "kid", "precision-recall"]
 
 

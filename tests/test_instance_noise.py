@@ -2,6 +2,7 @@
 
 import math
 
+import helpers
 import pytest
 import torch
 
@@ -10,8 +11,7 @@ from ganagerie.errors import UsageError
 from ganagerie.plugins.instance_noise import InstanceNoise
 from ganagerie.train.trainer import train
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
-        "log_every=10", "batch_size=32", "dataset.n=2000"]
+TINY = helpers.tiny()
 
 
 def test_sigma_is_annealed_linearly_to_zero():

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -26,24 +27,6 @@ from ganagerie.files import read_jsonl  # noqa: E402
 # Ray workers cannot import this test module: its functions travel by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-SUITE = """
-variants = ["vanilla", "lsgan"]
-seeds = 2
-steps = 150
-eval_every = 150
-eval_samples = 200
-rank_by = "modes"
-higher_is_better = { modes = true, high_quality_pct = true, reverse_kl = false }
-datasets = [{ name = "ring8", options = { n = 2000 } }]
-[set]
-arch.g_width = 16
-arch.d_width = 16
-arch.g_depth = 1
-arch.d_depth = 1
-batch_size = 32
-log_every = 10
-checkpoint_every = 50
-"""
 KEYS = [f"ring8/{v}/seed-{s}" for v in ("vanilla", "lsgan") for s in (0, 1)]
 VICTIM = "ring8/lsgan/seed-0"
 
@@ -60,7 +43,8 @@ def local_ray():
 @pytest.fixture(scope="module")
 def suite_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("suite") / "tiny.toml"
-    path.write_text(SUITE)
+    path.write_text(helpers.tiny_suite(["vanilla", "lsgan"], seeds=2, steps=150, eval_every=150,
+                                       checkpoint_every=50))
     return path
 
 

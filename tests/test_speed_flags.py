@@ -2,6 +2,7 @@
 
 import json
 
+import helpers
 import pytest
 import torch
 
@@ -11,8 +12,7 @@ from ganagerie.files import read_jsonl
 from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.trainer import Trainer, train
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2", "log_every=5",
-        "batch_size=32", "dataset.n=2000", "checkpoint_every=10"]
+TINY = helpers.tiny(log_every=5, checkpoint_every=10)
 FLAGS = ["--compile", "--precision", "bf16"]
 
 

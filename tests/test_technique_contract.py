@@ -6,6 +6,7 @@ Each technique here is a test plugin written against the contract as a third par
 import json
 import types
 
+import helpers
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,8 +20,7 @@ from ganagerie.testing import assert_resumes_bit_identically as resumes_bit_iden
 from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.trainer import Trainer, train
 
-TINY = ["arch.g_width=16", "arch.d_width=16", "arch.g_depth=2", "arch.d_depth=2",
-        "log_every=10", "batch_size=32", "dataset.n=1000", "checkpoint_every=50"]
+TINY = helpers.tiny(width=16, n=1000, checkpoint_every=50)
 
 
 class RelativisticAverage(Loss):

@@ -3,6 +3,7 @@
 import copy
 import json
 
+import helpers
 import torch
 import torch.nn.functional as F
 
@@ -12,8 +13,7 @@ from ganagerie.train.checkpoint import read_checkpoint
 from ganagerie.train.rundir import RunDir
 from ganagerie.train.trainer import Trainer, train
 
-TINY = ["arch.g_width=32", "arch.d_width=32", "arch.g_depth=2", "arch.d_depth=2",
-        "log_every=10", "batch_size=32", "dataset.n=2000"]
+TINY = helpers.tiny()
 
 
 def tiny(registry, steps, variant="wgan-gp", extra=(), **kw):

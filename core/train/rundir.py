@@ -42,9 +42,10 @@ class RunDir:
 
     def read_status(self) -> dict[str, Any]:
         try:
-            return json.loads(self.status.read_text())
+            status = json.loads(self.status.read_text())
         except (FileNotFoundError, ValueError):
             return {}
+        return status if isinstance(status, dict) else {}  # a damaged file: as if never written
 
     def write_status(self, status: str, step: int, steps: int, **extra: Any) -> None:
         write_json(self.status, {"status": status, "step": step, "steps": steps, **extra})

@@ -176,7 +176,8 @@ def test_a_run_whose_worker_is_killed_resumes_and_the_suite_is_unchanged(
         ray_out, suite_file, tmp_path, registry, monkeypatch):
     marker_dir = str(tmp_path)
     monkeypatch.setattr(harness, "make_executor",
-                        lambda jobs, threads, kind, address: KillsOneWorker(marker_dir, jobs, threads))
+                        lambda jobs, threads, kind, address, gpus: KillsOneWorker(marker_dir, jobs, threads,
+                                                                                  gpus=gpus))
     out = tmp_path / "out"
     outcomes = run_suite(load_suite(suite_file), out, registry, jobs=2, threads=1, progress=False,
                          executor="ray", batch_seeds="off")
@@ -214,3 +215,14 @@ def test_an_unreachable_cluster_is_one_line(suite_file, tmp_path, cli, monkeypat
                        "--seeds", "1", "--out", tmp_path / "o")
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("error: cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused)")
+
+
+def test_a_cuda_suite_asks_ray_for_a_gpu_and_a_cluster_without_one_is_one_line(local_ray, suite_file,
+                                                                                  tmp_path, registry):
+    """Each run of a CUDA suite is a task asking for one GPU; where no node has one, the task
+    would wait forever, so the suite stops at once instead (local_ray has no GPU)."""
+    with pytest.raises(UsageError, match="the suite runs on CUDA, but the Ray cluster has no GPU"):
+        run_suite(load_suite(suite_file), tmp_path / "out", registry, jobs=1, threads=1, progress=False,
+                  executor="ray", sets=["device=cuda"])
+    assert ray.is_initialized()  # a cluster it joined is left running
+    assert not list((tmp_path / "out").glob("runs/*/*/*/config.json"))  # no run was started

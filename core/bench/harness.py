@@ -105,7 +105,8 @@ def run_suite(
         for spec in specs:  # the thread count is part of what a CPU result depends on
             spec.config["threads"] = threads
         check_reusable(out, specs)
-        pool = make_executor(jobs, threads, kind=executor, address=address)
+        gpus = 1 if any(str(s.config["device"]).startswith("cuda") for s in specs) else 0
+        pool = make_executor(jobs, threads, kind=executor, address=address, gpus=gpus)
         return _run_planned(suite, specs, out, registry, seeds, steps, sets, pool, threads, progress,
                             batch_seeds)
 
@@ -128,13 +129,14 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
 
 
 def make_executor(jobs: int, threads: int | None = None, kind: str = "local",
-                  address: str | None = None) -> Executor:
+                  address: str | None = None, gpus: float = 0) -> Executor:
     """``local``: a serial executor for one job, else a process pool of ``jobs`` workers;
-    ``ray``: tasks on the Ray cluster at ``address`` (a local instance when None)."""
+    ``ray``: tasks on the Ray cluster at ``address`` (a local instance when None), each asking
+    for ``gpus`` GPUs (one for a suite on CUDA)."""
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if kind == "ray":
-        return RayExecutor(jobs, threads, address=address)
+        return RayExecutor(jobs, threads, address=address, gpus=gpus)
     if kind != "local":
         raise UsageError(f"unknown executor {kind!r}; use local or ray")
     return SerialExecutor(threads) if jobs == 1 else ProcessExecutor(jobs, threads)

@@ -1,10 +1,11 @@
 """Run a suite's tasks on a Ray cluster (``ganagerie bench run --executor ray``).
 
-Each run is one Ray task that asks for ``threads`` CPUs and pins torch to that many
-threads, so results are identical to the process pool's on the same machine type:
-every run is seeded and its CPU kernels see the same thread count, whichever node
-runs it (the thread count is also part of each run's config). Different CPU types may
-still differ in the last bits, as they do between machines with the process pool.
+Each run is one Ray task that asks for ``threads`` CPUs (and, for a suite on CUDA, one
+GPU, which Ray makes the task's ``cuda:0``) and pins torch to that many threads, so
+results are identical to the process pool's on the same machine type: every run is
+seeded and its CPU kernels see the same thread count, whichever node runs it (the thread
+count is also part of each run's config). Different CPU types may still differ in the last
+bits, as they do between machines with the process pool.
 
 On a multi-node cluster OUT must be on a filesystem every node sees, at the same
 path: a task writes its run directory where the driver will read it back. The driver's
@@ -48,10 +49,10 @@ class NotShared(RuntimeError):
 
 
 class RayExecutor(Executor):
-    """Up to ``jobs`` items at once, each a Ray task with ``threads`` CPUs."""
+    """Up to ``jobs`` items at once, each a Ray task with ``threads`` CPUs and ``gpus`` GPUs."""
 
     def __init__(self, jobs: int, threads: int | None = None, address: str | None = None,
-                 retries: int = RETRIES):
+                 retries: int = RETRIES, gpus: float = 0):
         try:
             import ray  # noqa: F401  (an optional extra: check it now, use it in map)
         except ImportError:
@@ -60,6 +61,7 @@ class RayExecutor(Executor):
         self.threads = threads or threads_per_job(jobs)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.retries = retries
+        self.gpus = gpus
 
     def map(self, fn, items, on_start=None, on_done=None):
         if not items:
@@ -67,8 +69,15 @@ class RayExecutor(Executor):
         import ray
 
         started = self._connect(ray)
-        task = ray.remote(_run_task).options(num_cpus=self.threads, max_retries=self.retries,
-                                             retry_exceptions=False)
+        if self.gpus and ray.cluster_resources().get("GPU", 0) < self.gpus:
+            if started:
+                ray.shutdown()
+            # a task asking for a GPU that no node has would wait for one forever
+            raise UsageError(f"the suite runs on CUDA, but the Ray cluster"
+                             f"{'' if self.address is None else ' at ' + self.address} has no GPU; "
+                             "join one with GPUs (--address) or run on the CPU (--set device=cpu)")
+        task = ray.remote(_run_task).options(num_cpus=self.threads, num_gpus=self.gpus,
+                                             max_retries=self.retries, retry_exceptions=False)
         results: list[Any] = [None] * len(items)
         pending = deque(enumerate(items))
         # At most `jobs` submitted at a time, so that "submitted" means "running" (as in the pool).

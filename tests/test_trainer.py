@@ -90,6 +90,18 @@ def test_run_directory_contents(registry, tmp_path):
     assert not list(rd.root.rglob("*.tmp"))
 
 
+def test_status_follows_the_checkpoints(registry, tmp_path, monkeypatch):
+    """status.json says running at the step a resume would start from, then how the run ended."""
+    written = []
+    original = RunDir.write_status
+    monkeypatch.setattr(RunDir, "write_status",
+                        lambda rd, status, step, steps, **kw: (written.append((status, step)),
+                                                               original(rd, status, step, steps, **kw)))
+    train(tiny(registry, 30, variant="vanilla", extra=["checkpoint_every=10"]), registry, tmp_path / "r",
+          progress=False)
+    assert written == [("running", 0), ("running", 10), ("running", 20), ("running", 30), ("completed", 30)]
+
+
 def test_feature_matching_alone_drives_the_generator(registry, tmp_path):
     cfg = tiny(registry, 1, variant="feature-matching")
     trainer = Trainer(cfg, registry, tmp_path)

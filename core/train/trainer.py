@@ -276,6 +276,7 @@ class Trainer(StepRunner):
                 return False
             if writes:
                 self.save_checkpoint()
+                self.rd.write_status("running", self.step, cfg.steps)  # the step a resume starts from
         if samples and writes:
             self.save_samples()
         if evaluate or checkpoint or samples:

@@ -1,7 +1,9 @@
 """The performance report: every figure a ratio of two things measured side by side, in one run.
 
     python benchmarks/perf.py [--out benchmarks/results/perf.md] [--device cpu] [--repeats 3]
-                              [--suites quick] [--no-suites]
+                              [--suites quick ...] [--suite-repeats 1] [--suites-only]
+
+``--suites-only`` measures section 5 alone and rewrites only that section of ``--out``.
 
 What it measures, on whatever machine runs it (the report names the machine):
 
@@ -13,8 +15,9 @@ What it measures, on whatever machine runs it (the report names the machine):
 4. S seeds trained together (``ganagerie.train.batched``) against the same S one by one, for
    S = 1, 2, 4, 8, 16, on the default 2-D MLP and on PacGAN's 2-D networks, and the crossover
    in network size on this device at S = 4;
-5. the wall time of whole suites with ``--batch-seeds on`` and ``off`` (``--jobs`` = cores),
-   and whether their statistics agree.
+5. the wall time of whole suites with ``--batch-seeds on`` and ``off`` (``--jobs`` = cores,
+   ``--suite-repeats`` off/on pairs, each into a fresh directory), and whether their
+   statistics agree.
 
 Timed loops alternate A, B, A, B (``--repeats`` pairs) so that a change in the machine's load
 hits both; the ratio reported is the median over pairs. Absolute times are printed only for
@@ -179,16 +182,43 @@ def run_suite(name: str, mode: str, out: Path, jobs: int) -> float:
     return time.perf_counter() - t0
 
 
-def suites(names: list[str], tmp: Path, jobs: int) -> list[str]:
-    lines = ["| suite | wall time, one by one | wall time, seeds together | speed-up | statistics agree |",
-             "|---|---|---|---|---|"]
+def suites(names: list[str], tmp: Path, jobs: int, repeats: int = 1) -> list[str]:
+    """One row per suite and off/on pair (alternating, each into a fresh directory), then, for
+    several pairs, the median speed-up."""
+    lines = ["| suite | pair | wall time, one by one | wall time, seeds together | speed-up | "
+             "statistics agree |", "|---|---|---|---|---|---|"]
     for name in names:
-        off = run_suite(name, "off", tmp / f"{name}-off", jobs)
-        on = run_suite(name, "on", tmp / f"{name}-on", jobs)
-        agree = compare(tmp / f"{name}-off" / "results.json", tmp / f"{name}-on" / "results.json")
-        lines.append(f"| {name} | {off / 60:.1f} min | {on / 60:.1f} min | {off / on:.2f}x | {agree} |")
-        print(lines[-1], flush=True)
+        ratios = []
+        for i in range(repeats):
+            off_dir, on_dir = tmp / f"{name}-off-{i}", tmp / f"{name}-on-{i}"
+            off = run_suite(name, "off", off_dir, jobs)
+            on = run_suite(name, "on", on_dir, jobs)
+            ratios.append(off / on)
+            agree = compare(off_dir / "results.json", on_dir / "results.json")
+            lines.append(f"| {name} | {i + 1} | {off / 60:.1f} min | {on / 60:.1f} min | {off / on:.2f}x | "
+                         f"{agree} |")
+            print(lines[-1], flush=True)
+        if repeats > 1:
+            lines.append(f"| {name} | median of {repeats} | | | {statistics.median(ratios):.2f}x "
+                         f"(range {min(ratios):.2f}-{max(ratios):.2f}x) | |")
+            print(lines[-1], flush=True)
     return lines
+
+
+def suites_section(lines: list[str], started: str) -> list[str]:
+    return ["## Whole suites", "",
+            f"`ganagerie bench run SUITE --jobs {os.cpu_count()} --batch-seeds off|on`, off then on in "
+            f"each pair, evaluations and reports included (measured {started}):", "", *lines, ""]
+
+
+def replace_section(text: str, heading: str, section: list[str]) -> str:
+    """``text`` with the markdown section that starts at ``heading`` replaced (or appended)."""
+    lines = text.splitlines()
+    if heading not in lines:
+        return "\n".join([*lines, "", *section])
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *section, *lines[end:]])
 
 
 def compare(a_path: Path, b_path: Path) -> str:
@@ -233,6 +263,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--suites", nargs="*", default=["quick"])
+    parser.add_argument("--suite-repeats", type=int, default=1, help="off/on pairs per suite")
+    parser.add_argument("--suites-only", action="store_true",
+                        help="measure the suites alone and rewrite only that section of --out")
     parser.add_argument("--extra", type=Path,
                         help="a markdown file appended as is (e.g. speed_flags.py's table)")
     args = parser.parse_args()
@@ -240,6 +273,13 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = (torch.cuda.get_device_name() if args.device.startswith("cuda")
                else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    if args.suites_only:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats)
+        text = replace_section(args.out.read_text(), "## Whole suites", suites_section(lines, started))
+        args.out.write_text(text)
+        print(f"rewrote the suites section of {args.out}")
+        return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rate = matmul_rate(args.device)
@@ -249,7 +289,8 @@ def main() -> None:
         print("\n".join(single), flush=True)
         batching = seed_batching(args.device, args.repeats, tmp)
         cross = crossover(args.device, args.repeats, tmp)
-        suite_lines = suites(args.suites, tmp, jobs=os.cpu_count() or 1) if args.suites else []
+        suite_lines = (suites(args.suites, tmp, os.cpu_count() or 1, args.suite_repeats)
+                       if args.suites else [])
     text = [
         "# Performance report",
         "",
@@ -285,9 +326,7 @@ def main() -> None:
         "",
     ]
     if suite_lines:
-        text += ["## Whole suites", "",
-                 f"`ganagerie bench run SUITE --jobs {os.cpu_count()} --batch-seeds off|on`, one after "
-                 "the other, evaluations and reports included:", "", *suite_lines, ""]
+        text += suites_section(suite_lines, started)
     if args.extra:
         text += [args.extra.read_text().rstrip(), ""]
     args.out.write_text("\n".join(text))

@@ -111,6 +111,21 @@ def test_markdown_report(report):
     assert md.count('"g_width": 16') == 6  # every resolved run config
 
 
+def test_a_partial_report_counts_runs_not_finished_apart_from_failures(report, tmp_path, cli):
+    """A suite still under way: missing and killed runs are 'unfinished', not 'failed'."""
+    out = tmp_path / "partial"
+    shutil.copytree(report[0], out)
+    shutil.rmtree(out / "runs" / "ring8" / "vanilla" / "seed-2")  # never started
+    status = out / "runs" / "ring8" / "vanilla" / "seed-1" / "status.json"
+    status.write_text(json.dumps({"status": "running", "step": 20, "steps": 40}))  # killed
+    assert cli("bench", "report", out)[0] == 0
+    md = (out / "report.md").read_text()
+    assert "| seeds | diverged | failed | unfinished | not trained |" in md
+    assert re.search(r"\| vanilla \|.*\| 3 \| 0/3 \| 0/3 \| 2/3 \| \d/3 \|", md)
+    # a finished suite's report has no such column
+    assert "| unfinished |" not in (report[0] / "report.md").read_text()
+
+
 def test_html_report_is_self_contained(report):
     out, _ = report
     page = (out / "report.html").read_text()

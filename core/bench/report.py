@@ -96,7 +96,8 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
         Para(f"Each cell is the mean over seeds ± the half-width of its "
              f"{results['statistics']['interval']}; only the final evaluation of each run counts "
              f"(no best-of-run numbers). Diverged and failed runs are excluded from the means and "
-             f"counted in the failure columns. Ranking: {results['statistics']['test']}; a "
+             f"counted in their columns; so are runs not finished yet (a suite still under way or "
+             f"stopped: rerun it to finish them). Ranking: {results['statistics']['test']}; a "
              f"variant's rank is 1 + the number of variants significantly better than it, so "
              f"variants that cannot be told apart share a rank."),
     ]
@@ -112,9 +113,12 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
                     out: Path | None) -> list:
     arrows = {True: " ↑", False: " ↓", None: ""}
     ranking = ds["ranking"]
+    # a report of a suite still under way (or stopped) counts its runs not yet done apart
+    pending = {v: info["unfinished"] + info["missing"] for v, info in ds["variants"].items()}
+    partial = any(pending.values())
     header = ["variant", *(["rank"] if ranking else []),
               *(m + arrows[ds["directions"].get(m)] for m in ds["metrics"]),
-              "seeds", "diverged", "failed", "not trained"]
+              "seeds", "diverged", "failed", *(["unfinished"] if partial else []), "not trained"]
     order = list(ds["variants"])
     if ranking:
         mean = {v: ds["variants"][v]["metrics"][ranking["metric"]]["mean"] for v in order}
@@ -125,7 +129,7 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
     marked = False
     for v in order:
         info = ds["variants"][v]
-        failed = info["failed"] + info["unfinished"] + info["missing"]
+        failed = info["failed"]
         cells = []
         for m in ds["metrics"]:
             cell = info["metrics"][m]
@@ -134,12 +138,14 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
             cells.append(fmt_ci(cell) + (" ‡" if low else ""))
         rows.append([v, *([str(ranking["ranks"].get(v, "–"))] if ranking else []), *cells,
                      str(info["runs"]), f"{info['diverged']}/{info['runs']}",
-                     f"{failed}/{info['runs']}", f"{info.get('not trained', 0)}/{info['runs']}"])
+                     f"{failed}/{info['runs']}", *([f"{pending[v]}/{info['runs']}"] if partial else []),
+                     f"{info.get('not trained', 0)}/{info['runs']}"])
     for name, cells in ds.get("references", {}).items():
         kind = "ceiling" if name == CEILING else "floor"
         n = max((c["n"] for c in cells.values()), default=0)
-        rows.append([f"*{name}* ({kind})", *([""] if ranking else []),
-                     *(fmt_ci(cells[m]) for m in ds["metrics"]), str(n), "", "", ""])
+        row = [f"*{name}* ({kind})", *([""] if ranking else []), *(fmt_ci(cells[m]) for m in ds["metrics"]),
+               str(n)]
+        rows.append(row + [""] * (len(header) - len(row)))
     blocks: list[Any] = [Heading(2, f"Dataset {label}"), Table(header, rows)]
     if ds.get("references"):
         blocks.append(Para(

@@ -3,7 +3,8 @@
     python benchmarks/perf.py [--out benchmarks/results/perf.md] [--device cpu] [--repeats 3]
                               [--suites quick ...] [--suite-repeats 1] [--suites-only]
 
-``--suites-only`` measures section 5 alone and rewrites only that section of ``--out``.
+``--suites-only`` measures section 5 alone and rewrites only its measured block in ``--out``
+(between ``<!-- suites -->`` markers; the prose around it stays).
 
 What it measures, on whatever machine runs it (the report names the machine):
 
@@ -205,20 +206,30 @@ def suites(names: list[str], tmp: Path, jobs: int, repeats: int = 1) -> list[str
     return lines
 
 
-def suites_section(lines: list[str], started: str) -> list[str]:
-    return ["## Whole suites", "",
+BEGIN, END = "<!-- suites: written by perf.py -->", "<!-- /suites -->"
+
+
+def suites_section(lines: list[str], started: str, machine: str) -> list[str]:
+    """The measured part of the "Whole suites" section, between markers that ``--suites-only``
+    finds again; what a person writes around it stays."""
+    return [BEGIN,
             f"`ganagerie bench run SUITE --jobs {os.cpu_count()} --batch-seeds off|on`, off then on in "
-            f"each pair, evaluations and reports included (measured {started}):", "", *lines, ""]
+            f"each pair, evaluations and reports included; measured {started} on {machine}:", "",
+            *lines, END]
 
 
-def replace_section(text: str, heading: str, section: list[str]) -> str:
-    """``text`` with the markdown section that starts at ``heading`` replaced (or appended)."""
+def replace_block(text: str, block: list[str]) -> str:
+    """``text`` with the block between the markers replaced; without markers, the block goes
+    first under the "## Whole suites" heading (a new section at the end if there is none)."""
     lines = text.splitlines()
-    if heading not in lines:
-        return "\n".join([*lines, "", *section])
-    start = lines.index(heading)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join([*lines[:start], *section, *lines[end:]])
+    if BEGIN in lines and END in lines[lines.index(BEGIN):]:
+        start = lines.index(BEGIN)
+        end = lines.index(END, start)
+        return "\n".join([*lines[:start], *block, *lines[end + 1:]]) + "\n"
+    if "## Whole suites" in lines:
+        at = lines.index("## Whole suites") + 1
+        return "\n".join([*lines[:at], "", *block, *lines[at:]]) + "\n"
+    return "\n".join([*lines, "", "## Whole suites", "", *block]) + "\n"
 
 
 def compare(a_path: Path, b_path: Path) -> str:
@@ -269,15 +280,19 @@ def main() -> None:
     parser.add_argument("--extra", type=Path,
                         help="a markdown file appended as is (e.g. speed_flags.py's table)")
     args = parser.parse_args()
+    if args.suite_repeats < 1:
+        parser.error("--suite-repeats must be at least 1")
+    if args.suites_only and not args.out.is_file():
+        parser.error(f"--suites-only rewrites a section of {args.out}, which does not exist")
     torch.set_num_threads(args.threads)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = (torch.cuda.get_device_name() if args.device.startswith("cuda")
                else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     if args.suites_only:
+        before = args.out.read_text()
         with tempfile.TemporaryDirectory() as tmp_name:
             lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats)
-        text = replace_section(args.out.read_text(), "## Whole suites", suites_section(lines, started))
-        args.out.write_text(text)
+        args.out.write_text(replace_block(before, suites_section(lines, started, machine)))
         print(f"rewrote the suites section of {args.out}")
         return
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -326,7 +341,7 @@ def main() -> None:
         "",
     ]
     if suite_lines:
-        text += suites_section(suite_lines, started)
+        text += ["## Whole suites", "", *suites_section(suite_lines, started, machine), ""]
     if args.extra:
         text += [args.extra.read_text().rstrip(), ""]
     args.out.write_text("\n".join(text))

@@ -169,8 +169,6 @@ def test_why_not_names_the_component(registry):
     assert why_not(small, registry, "on", seeds=2) is None
 
 
-
-
 def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, capsys):
     from ganagerie.bench.harness import run_suite
     from ganagerie.bench.suite import load_suite

@@ -386,6 +386,14 @@ def test_tasks_start_with_the_most_remaining_work(tmp_path, registry):
     order = longest_first([[s] for s in specs], out)
     assert [t[0].key for t in order] == ["ring8/wgan-gp/seed-0", "ring8/wgan-gp/seed-1",
                                          "ring8/vanilla/seed-1", "ring8/vanilla/seed-0"]
-    # a cell of seeds trained together weighs as its seeds together
-    together = longest_first([[specs[2]], specs[:2]], out)
-    assert together[0][0].key == "ring8/wgan-gp/seed-0"  # 40 x 6 > (20 + 40) x 2
+    # a cell of seeds trained together weighs as its seeds together: wgan-gp seed-0 at step 25
+    # has 15 x 6 = 90 updates left, more than either vanilla seed (40 and 80), less than both (120)
+    started = run_dir(out, specs[2].key)
+    started.root.mkdir(parents=True)
+    started.write_status("running", 25, 40)
+    order = longest_first([[specs[2]], [specs[1], specs[0]]], out)
+    assert [[s.key for s in t] for t in order] == [["ring8/vanilla/seed-1", "ring8/vanilla/seed-0"],
+                                                   ["ring8/wgan-gp/seed-0"]]
+    # a negative step is damage too: not started, so as much work as wgan-gp seed-1 (a tie: input order)
+    started.status.write_text('{"status": "running", "step": -400}')
+    assert longest_first([[specs[3]], [specs[2]]], out) == [[specs[3]], [specs[2]]]

@@ -34,7 +34,7 @@ VICTIM = "ring8/lsgan/seed-0"
 @pytest.fixture(scope="module")
 def local_ray():
     """One small Ray instance for the module; executors join it and leave it running."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20,
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, object_store_memory=80 * 2**20,
              logging_level=logging.WARNING)
     yield
     ray.shutdown()

@@ -272,16 +272,17 @@ def group_seeds(specs: Sequence[RunSpec], out: str | Path, registry: Registry,
 
 
 def longest_first(tasks: Sequence[Sequence[RunSpec]], out: str | Path) -> list[Sequence[RunSpec]]:
-    """The tasks, the most remaining work first (ties in suite order): longest-processing-time
-    first, which keeps a pool's finish within 4/3 of the best order (Graham 1969) where suite
-    order can leave one long task, such as a cell of critic-heavy seeds trained together,
-    running alone at the end. Work is estimated as network updates left:
-    (steps - step reached) x (n_critic + 1) per run; techniques' own costs are not known here."""
+    """The tasks, the most estimated work first (ties in suite order), so that suite order does
+    not leave one long task (a cell of critic-heavy seeds trained together, say) running alone
+    at the end while the other workers idle. This is longest-processing-time-first scheduling
+    (Graham 1969), a heuristic here: work is estimated as the network updates left,
+    (steps - step reached) x (n_critic + 1) summed over a task's runs, and ignores techniques'
+    own costs, evaluations and the gain of seeds trained together."""
     def work(task: Sequence[RunSpec]) -> int:
         left = 0
         for spec in task:
             step = run_dir(out, spec.key).read_status().get("step", 0)
-            step = step if isinstance(step, int) else 0
+            step = step if type(step) is int and step >= 0 else 0  # a damaged status: not started
             left += max(0, spec.config["steps"] - step) * (spec.config["n_critic"] + 1)
         return left
     return sorted(tasks, key=work, reverse=True)

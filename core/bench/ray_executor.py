@@ -69,23 +69,28 @@ class RayExecutor(Executor):
         import ray
 
         started = self._connect(ray)
-        if self.gpus and ray.cluster_resources().get("GPU", 0) < self.gpus:
-            if started:
-                ray.shutdown()
-            # a task asking for a GPU that no node has would wait for one forever
-            raise UsageError(f"the suite runs on CUDA, but the Ray cluster"
-                             f"{'' if self.address is None else ' at ' + self.address} has no GPU; "
-                             "join one with GPUs (--address) or run on the CPU (--set device=cpu)")
+        at_once = self.jobs
+        if self.gpus:
+            gpus = ray.cluster_resources().get("GPU", 0)
+            if gpus < self.gpus:
+                if started:
+                    ray.shutdown()
+                # a task asking for a GPU that no node has would wait for one forever
+                raise UsageError(f"the suite runs on CUDA, but the Ray cluster"
+                                 f"{'' if self.address is None else ' at ' + self.address} has no GPU; "
+                                 "join one with GPUs (--address) or run on the CPU (--set device=cpu)")
+            at_once = min(at_once, int(gpus // self.gpus))  # no more than can run
         task = ray.remote(_run_task).options(num_cpus=self.threads, num_gpus=self.gpus,
                                              max_retries=self.retries, retry_exceptions=False)
         results: list[Any] = [None] * len(items)
         pending = deque(enumerate(items))
-        # At most `jobs` submitted at a time, so that "submitted" means "running" (as in the pool).
+        # At most `jobs` submitted at a time (fewer where the cluster's GPUs are fewer), so that
+        # "submitted" means "running" (as in the pool).
         running: dict[Any, int] = {}
         try:
             fn_ref = ray.put(fn)
             while pending or running:
-                while pending and len(running) < self.jobs:
+                while pending and len(running) < at_once:
                     i, item = pending.popleft()
                     if on_start:
                         on_start(item)

@@ -101,8 +101,11 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
              f"variant's rank is 1 + the number of variants significantly better than it, so "
              f"variants that cannot be told apart share a rank."),
     ]
+    # a report of a suite still under way (or stopped) counts its runs not yet done apart
+    partial = any(info["unfinished"] + info["missing"] for ds in results["datasets"].values()
+                  for info in ds["variants"].values())
     for label, ds in results["datasets"].items():
-        blocks += dataset_section(label, ds, [r for r in runs if r["dataset"] == label], out)
+        blocks += dataset_section(label, ds, [r for r in runs if r["dataset"] == label], out, partial)
     blocks += protocol_section(results)
     blocks += environment_section(results["environment"], results["threads"])
     blocks += runs_section(runs)
@@ -110,12 +113,10 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
 
 
 def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
-                    out: Path | None) -> list:
+                    out: Path | None, partial: bool = False) -> list:
     arrows = {True: " ↑", False: " ↓", None: ""}
     ranking = ds["ranking"]
-    # a report of a suite still under way (or stopped) counts its runs not yet done apart
     pending = {v: info["unfinished"] + info["missing"] for v, info in ds["variants"].items()}
-    partial = any(pending.values())
     header = ["variant", *(["rank"] if ranking else []),
               *(m + arrows[ds["directions"].get(m)] for m in ds["metrics"]),
               "seeds", "diverged", "failed", *(["unfinished"] if partial else []), "not trained"]

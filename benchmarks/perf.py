@@ -1,7 +1,8 @@
 """The performance report: every figure a ratio of two things measured side by side, in one run.
 
     python benchmarks/perf.py [--out benchmarks/results/perf.md] [--device cpu] [--repeats 3]
-                              [--suites quick ...] [--suite-repeats 1] [--suites-only]
+                              [--suites quick ...] [--suite-repeats 1] [--suite-seeds N ...]
+                              [--suites-only]
 
 ``--suites-only`` measures section 5 alone and rewrites only its measured block in ``--out``
 (between ``<!-- suites -->`` markers; the prose around it stays).
@@ -17,8 +18,8 @@ What it measures, on whatever machine runs it (the report names the machine):
    S = 1, 2, 4, 8, 16, on the default 2-D MLP and on PacGAN's 2-D networks, and the crossover
    in network size on this device at S = 4;
 5. the wall time of whole suites with ``--batch-seeds on`` and ``off`` (``--jobs`` = cores,
-   ``--suite-repeats`` off/on pairs, each into a fresh directory), and whether their
-   statistics agree.
+   ``--suite-repeats`` off/on pairs, each into a fresh directory; ``--suite-seeds`` reruns each
+   suite with other seed counts), and whether their statistics agree.
 
 Timed loops alternate A, B, A, B (``--repeats`` pairs) so that a change in the machine's load
 hits both; the ratio reported is the median over pairs. Absolute times are printed only for
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -176,33 +178,37 @@ def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
     return lines
 
 
-def run_suite(name: str, mode: str, out: Path, jobs: int) -> float:
+def run_suite(name: str, mode: str, out: Path, jobs: int, seeds: int | None = None) -> float:
     t0 = time.perf_counter()
     subprocess.run(["ganagerie", "bench", "run", name, "--out", str(out), "--quiet", "--jobs", str(jobs),
-                    "--batch-seeds", mode], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                    "--batch-seeds", mode, *(["--seeds", str(seeds)] if seeds else [])],
+                   check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
-def suites(names: list[str], tmp: Path, jobs: int, repeats: int = 1) -> list[str]:
-    """One row per suite and off/on pair (alternating, each into a fresh directory), then, for
-    several pairs, the median speed-up."""
-    lines = ["| suite | pair | wall time, one by one | wall time, seeds together | speed-up | "
-             "statistics agree |", "|---|---|---|---|---|---|"]
+def suites(names: list[str], tmp: Path, jobs: int, repeats: int = 1,
+           seed_counts: Sequence[int | None] = (None,)) -> list[str]:
+    """One row per suite, seed count (None: the suite's own) and off/on pair (alternating, each
+    into a fresh directory), then, for several pairs, the median speed-up."""
+    lines = ["| suite | seeds | pair | wall time, one by one | wall time, seeds together | speed-up | "
+             "statistics agree |", "|---|---|---|---|---|---|---|"]
     for name in names:
-        ratios = []
-        for i in range(repeats):
-            off_dir, on_dir = tmp / f"{name}-off-{i}", tmp / f"{name}-on-{i}"
-            off = run_suite(name, "off", off_dir, jobs)
-            on = run_suite(name, "on", on_dir, jobs)
-            ratios.append(off / on)
-            agree = compare(off_dir / "results.json", on_dir / "results.json")
-            lines.append(f"| {name} | {i + 1} | {off / 60:.1f} min | {on / 60:.1f} min | {off / on:.2f}x | "
-                         f"{agree} |")
-            print(lines[-1], flush=True)
-        if repeats > 1:
-            lines.append(f"| {name} | median of {repeats} | | | {statistics.median(ratios):.2f}x "
-                         f"(range {min(ratios):.2f}-{max(ratios):.2f}x) | |")
-            print(lines[-1], flush=True)
+        for seeds in seed_counts:
+            ratios, label = [], str(seeds) if seeds else "the suite's"
+            for i in range(repeats):
+                off_dir, on_dir = tmp / f"{name}-{seeds}-off-{i}", tmp / f"{name}-{seeds}-on-{i}"
+                off = run_suite(name, "off", off_dir, jobs, seeds)
+                on = run_suite(name, "on", on_dir, jobs, seeds)
+                ratios.append(off / on)
+                agree = compare(off_dir / "results.json", on_dir / "results.json")
+                lines.append(f"| {name} | {label} | {i + 1} | {off / 60:.1f} min | {on / 60:.1f} min | "
+                             f"{off / on:.2f}x | {agree} |")
+                print(lines[-1], flush=True)
+            if repeats > 1:
+                median = statistics.median(ratios)
+                lines.append(f"| {name} | {label} | median of {repeats} | | | {median:.2f}x "
+                             f"(range {min(ratios):.2f}-{max(ratios):.2f}x) | |")
+                print(lines[-1], flush=True)
     return lines
 
 
@@ -275,6 +281,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--suites", nargs="*", default=["quick"])
     parser.add_argument("--suite-repeats", type=int, default=1, help="off/on pairs per suite")
+    parser.add_argument("--suite-seeds", type=int, nargs="+", metavar="N",
+                        help="run each suite with N seeds (bench run --seeds N), once per N given")
     parser.add_argument("--suites-only", action="store_true",
                         help="measure the suites alone and rewrite only that section of --out")
     parser.add_argument("--extra", type=Path,
@@ -282,6 +290,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.suite_repeats < 1:
         parser.error("--suite-repeats must be at least 1")
+    if args.suite_seeds and min(args.suite_seeds) < 1:
+        parser.error("--suite-seeds must be at least 1")
+    seed_counts = args.suite_seeds or [None]
     if args.suites_only and not args.out.is_file():
         parser.error(f"--suites-only rewrites a section of {args.out}, which does not exist")
     torch.set_num_threads(args.threads)
@@ -291,7 +302,7 @@ def main() -> None:
     if args.suites_only:
         before = args.out.read_text()
         with tempfile.TemporaryDirectory() as tmp_name:
-            lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats)
+            lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats, seed_counts)
         args.out.write_text(replace_block(before, suites_section(lines, started, machine)))
         print(f"rewrote the suites section of {args.out}")
         return
@@ -304,7 +315,7 @@ def main() -> None:
         print("\n".join(single), flush=True)
         batching = seed_batching(args.device, args.repeats, tmp)
         cross = crossover(args.device, args.repeats, tmp)
-        suite_lines = (suites(args.suites, tmp, os.cpu_count() or 1, args.suite_repeats)
+        suite_lines = (suites(args.suites, tmp, os.cpu_count() or 1, args.suite_repeats, seed_counts)
                        if args.suites else [])
     text = [
         "# Performance report",

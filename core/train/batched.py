@@ -164,9 +164,10 @@ class Stacked:
 
     A call maps one network method over the seed axis with ``torch.vmap``, the method run on
     ``base`` (a copy of seed 0's network, for its structure and settings) with each seed's
-    slices put in place of its parameters and buffers. The slots are resolved once, here:
-    ``torch.func.functional_call`` resolves them on every call, which on small networks cost
-    as much as the arithmetic.
+    slices put in place of its parameters and buffers (``bound``). The slots are resolved
+    once, here: ``torch.func.functional_call`` resolves them on every call, which on small
+    networks cost as much as the arithmetic. ``mapped`` puts several calls, of one or more
+    stacked networks, into a single ``torch.vmap``.
     """
 
     def __init__(self, nets: Sequence[nn.Module]):
@@ -178,35 +179,34 @@ class Stacked:
         self.latent_dim = getattr(self.base, "latent_dim", None)
         self._slots = [(*_slot(self.base, k), "_parameters") for k in self.params]
         self._slots += [(*_slot(self.base, k), "_buffers") for k in self.buffers]
-        self._mapped = {m: torch.vmap(self._method(m)) for m in ("forward", "features", "classify")
-                        if hasattr(self.base, m)}
+        self._mapped = {m: mapped(lambda net, x, m=m: getattr(net, m)(x), self)
+                        for m in ("forward", "features", "classify") if hasattr(self.base, m)}
 
-    def _method(self, method: str) -> Callable[..., Tensor]:
-        slots, call = self._slots, getattr(self.base, method)
+    def state(self) -> tuple[Tensor, ...]:
+        """The stacked parameters and buffers, in slot order (what ``bound`` takes, per seed)."""
+        return (*self.params.values(), *self.buffers.values())
 
-        def per_seed(state: tuple[Tensor, ...], x: Tensor) -> Tensor:
-            saved = [getattr(owner, kind)[name] for owner, name, kind in slots]
-            for (owner, name, kind), value in zip(slots, state):
+    @contextlib.contextmanager
+    def bound(self, state: Sequence[Tensor]) -> Iterator[nn.Module]:
+        """``base`` with ``state`` (one seed's slices, inside a mapped function) in its slots."""
+        slots = self._slots
+        saved = [getattr(owner, kind)[name] for owner, name, kind in slots]
+        for (owner, name, kind), value in zip(slots, state):
+            getattr(owner, kind)[name] = value
+        try:
+            yield self.base
+        finally:
+            for (owner, name, kind), value in zip(slots, saved):
                 getattr(owner, kind)[name] = value
-            try:
-                return call(x)
-            finally:
-                for (owner, name, kind), value in zip(slots, saved):
-                    getattr(owner, kind)[name] = value
-
-        return per_seed
-
-    def _call(self, method: str, x: Tensor) -> Tensor:
-        return self._mapped[method]((*self.params.values(), *self.buffers.values()), x)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return self._call("forward", x)
+        return self._mapped["forward"](x)
 
     def features(self, x: Tensor) -> Tensor:
-        return self._call("features", x)
+        return self._mapped["features"](x)
 
     def classify(self, h: Tensor) -> Tensor:
-        return self._call("classify", h)
+        return self._mapped["classify"](h)
 
     def modules(self) -> Iterator[nn.Module]:
         return self.base.modules()
@@ -235,6 +235,19 @@ class Stacked:
                 v.copy_(self.buffers[k][s])
 
 
+def mapped(fn: Callable[..., Any], *nets: Stacked) -> Callable[..., Any]:
+    """``fn(*networks, *inputs)`` over the seed axis in one ``torch.vmap`` call: each of ``nets``
+    enters ``fn`` as its ``base`` bound to one seed's slices, and each input is ``[S, ...]``.
+    One call instead of one per network call: on small networks ``torch.vmap``'s own work on
+    every call (wrapping each stacked tensor) is a visible share of a step."""
+    def per_seed(states: tuple[tuple[Tensor, ...], ...], *xs: Tensor) -> Any:
+        with contextlib.ExitStack() as stack:
+            return fn(*(stack.enter_context(net.bound(st)) for net, st in zip(nets, states)), *xs)
+
+    vmapped = torch.vmap(per_seed)
+    return lambda *xs: vmapped(tuple(net.state() for net in nets), *xs)
+
+
 class SeedBatch:
     """Trains the trainers of one cell's seeds together; each keeps its own files and state.
 
@@ -261,6 +274,36 @@ class SeedBatch:
         _stack_optimizer_state(self.opt_d, [t.opt_d for t in self.trainers], self.D)
         self.last_real = torch.stack([t.last_real for t in self.trainers])
         self.live = [True] * len(self.trainers)
+        # each update's network calls and loss in one mapped call (see ``mapped``)
+        self._d_from_fake = mapped(self._d_side, self.D)
+        self._d_from_noise = mapped(self._d_side_from_noise, self.G, self.D)
+        self._g_from_fake = mapped(self._g_side, self.D)
+        self._g_from_noise = mapped(self._g_side_from_noise, self.G, self.D)
+
+    # -- one seed's network calls and losses, mapped over the seeds ----------------------------
+
+    def _d_side(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, ...]:
+        real_out, fake_out = d(real), d(fake)
+        gap, accuracy = _separation(real_out.detach(), fake_out.detach())
+        return real_out, fake_out, self.loss.d_loss(real_out, fake_out), gap, accuracy
+
+    def _d_side_from_noise(self, g: nn.Module, d: nn.Module, real: Tensor, z: Tensor) -> tuple[Tensor, ...]:
+        with torch.no_grad():
+            fake = g(z)
+        return fake, *self._d_side(d, real, fake)
+
+    def _g_side(self, d: nn.Module, fake: Tensor, *real: Tensor) -> tuple[Tensor, ...]:
+        feats = d.features(fake)
+        fake_out = d.classify(feats)
+        if not real:  # the loss does not read D's logits on the real batch
+            return feats, fake_out, self.g_loss(fake_out, None)
+        with torch.no_grad():
+            real_out = d(real[0])
+        return feats, fake_out, self.g_loss(fake_out, real_out), real_out
+
+    def _g_side_from_noise(self, g: nn.Module, d: nn.Module, z: Tensor, *real: Tensor) -> tuple[Tensor, ...]:
+        fake = g(z)
+        return fake, *self._g_side(d, fake, *real)
 
     # -- one step for all seeds ---------------------------------------------------------------
 
@@ -285,19 +328,18 @@ class SeedBatch:
         real = self.next_real() if real is None else real
         if fake is None:
             z = self.noise() if z is None else z
-            with torch.no_grad(), self.frozen_generator_stats():
-                fake = G(z)
-        real_out, fake_out = D(real), D(fake)
+            with self.frozen_generator_stats():
+                fake, real_out, fake_out, d_loss, gap, accuracy = self._d_from_noise(real, z)
+        else:
+            real_out, fake_out, d_loss, gap, accuracy = self._d_from_fake(real, fake)
         ctx = DStep(G, D, real, fake, real_out, fake_out, z, self.step, real, fake,  # type: ignore[arg-type]
                     batch_dims=2, seed_rng=self.rng)
-        d_loss = torch.vmap(self.loss.d_loss)(real_out, fake_out)
         pens = [t.d_penalty(ctx) for _, t in self.d_pens]
         pens = [d_loss.new_zeros(d_loss.shape) if p is None else p.expand_as(d_loss) for p in pens]
         self.opt_d.zero_grad(set_to_none=True)
         _total(d_loss, pens).sum().backward()  # seeds are independent: each gets its own gradient
         d_grad = D.grad_norms()
         self.opt_d.step()
-        gap, accuracy = torch.vmap(_separation)(real_out.detach(), fake_out.detach())
         ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens), gap, accuracy, d_grad], dim=1)
         return ctx
 
@@ -307,19 +349,13 @@ class SeedBatch:
         D.requires_grad_(False)
         real = self.last_real if real is None else real
         z = self.noise() if z is None else z
-        fake = G(z) if fake is None else fake
-        feats = D.features(fake)
-        fake_out = D.classify(feats)
-        real_out = None
-        if self.g_needs_real:
-            with torch.no_grad():
-                real_out = D(real)
-        ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out, fake,  # type: ignore[arg-type]
-                    batch_dims=2, seed_rng=self.rng)
-        if real_out is None:
-            g_loss = torch.vmap(lambda f: self.g_loss(f, None))(fake_out)
+        reals = (real,) if self.g_needs_real else ()
+        if fake is None:
+            fake, feats, fake_out, g_loss, *real_out = self._g_from_noise(z, *reals)
         else:
-            g_loss = torch.vmap(self.g_loss)(fake_out, real_out)
+            feats, fake_out, g_loss, *real_out = self._g_from_fake(fake, *reals)
+        ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out[0] if real_out else None,
+                    fake, batch_dims=2, seed_rng=self.rng)  # type: ignore[arg-type]
         pens = [t.g_penalty(ctx) for _, t in self.g_pens]
         pens = [g_loss.new_zeros(g_loss.shape) if p is None else p.expand_as(g_loss) for p in pens]
         self.opt_g.zero_grad(set_to_none=True)

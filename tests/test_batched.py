@@ -50,7 +50,10 @@ def assert_close_rows(a, b, rtol):
         assert ra.keys() == rb.keys()
         for k in ra:
             if k != "step":
-                assert ra[k] == pytest.approx(rb[k], rel=rtol, abs=1e-6), (ra["step"], k)
+                # a gradient norm sums the squares of elements that are partly rounding noise
+                # (spectral norm's batched sigma moved one window's G norm by 1e-3): 20x looser
+                tol = 20 * rtol if k.endswith("grad_norm") else rtol
+                assert ra[k] == pytest.approx(rb[k], rel=tol, abs=1e-6), (ra["step"], k)
 
 
 @pytest.mark.parametrize("variant,extra", [
@@ -80,8 +83,12 @@ def test_seeds_together_match_one_by_one(registry, tmp_path, variant, extra):
         for net in ("generator", "discriminator"):
             for k, v in ca[net].items():
                 # Adam turns an element's gradient that is rounding noise into a whole step of
-                # lr (1e-4 to 2e-4 here), so such elements may differ by about one step
-                torch.testing.assert_close(cb[net][k], v, rtol=1e-4, atol=2e-4)
+                # lr (1e-4 to 2e-4 here), so such elements may differ by about one step.
+                # Spectral norm's power-iteration vectors: where a layer's two largest singular
+                # values are close their direction is ill-conditioned (seen: 8e-4), while
+                # sigma = u^T W v, all that the network uses, moves only at second order.
+                vectors = k.endswith(("._u", "._v"))
+                torch.testing.assert_close(cb[net][k], v, rtol=1e-4, atol=2e-3 if vectors else 2e-4)
         moments = ca["opt_d"]["state"][0]
         torch.testing.assert_close(cb["opt_d"]["state"][0]["exp_avg"], moments["exp_avg"],
                                    rtol=1e-3, atol=1e-6)

@@ -169,10 +169,10 @@ def test_why_not_names_the_component(registry):
            "batch_size=100")
     assert reason("vanilla", big) is None
     assert "one seed at a time" in reason("vanilla", big, mode="auto")
-    # on a CPU, whole suites of three seeds were measured to run faster one seed at a time
+    # on a CPU, two seeds were measured to train faster apart
     small = cfg(registry, 0, 10, "vanilla")
-    assert why_not(small, registry, "auto", seeds=4) is None
-    assert "3 seeds train faster one at a time" in why_not(small, registry, "auto", seeds=3)
+    assert why_not(small, registry, "auto", seeds=3) is None
+    assert "2 seeds train faster one at a time" in why_not(small, registry, "auto", seeds=2)
     assert why_not(small, registry, "on", seeds=2) is None
 
 

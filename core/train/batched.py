@@ -50,9 +50,10 @@ BATCHED_HOOKS = ("discriminator_shape", "setup", "d_penalty", "g_penalty")
 #: Measured by benchmarks/perf.py on a 2-core machine at one thread (benchmarks/results/perf.md):
 #: at 4 seeds, MLPs of 1.1e6 / 4.3e6 / 9.6e6 / 1.7e7 train 1.69 / 1.27 / 1.03 / 0.93x as fast
 #: together; PacGAN's 2-D networks (9e7) and DCGAN do not gain. Whole suites decide the seed
-#: count: ``quick`` (2 jobs) is 0.96x as fast batched with 3 seeds, 1.04x with 4, 1.27x with 8
+#: count: ``quick`` (3 seeds, 2 jobs) is 1.01-1.03x as fast batched (3 pairs), and 1.27x with 8
+#: seeds; 2 seeds step 0.96x as fast together
 CPU_CROSSOVER = 1e7
-CPU_MIN_SEEDS = 4
+CPU_MIN_SEEDS = 3
 
 
 def why_not(cfg: RunConfig, registry: Registry, mode: str = "on", seeds: int | None = None) -> str | None:

@@ -4,8 +4,8 @@ Each weight W of the discriminator is divided by its largest singular value, est
 by power iteration (one step per forward pass), which bounds every layer's Lipschitz
 constant by 1. Applied once at build time as torch's spectral-norm parametrization, with two
 changes for seeds trained together: its power-iteration vectors are updated by in-place copies
-instead of ``out=`` writes, which ``torch.vmap`` cannot batch, and under ``torch.vmap`` its
-matrix-vector products are a product and a sum (``_mv``). One seed at a time the numbers are
+instead of ``out=`` writes, which ``torch.vmap`` cannot batch, and under ``torch.vmap`` on a CPU
+its matrix-vector products are a product and a sum (``_mv``). One seed at a time the numbers are
 torch's, bit for bit (tests/test_spectral_norm.py).
 """
 
@@ -23,20 +23,23 @@ from ganagerie.components import Discriminator, Generator, Regularizer
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 
-def _seed_batched(t: Tensor) -> bool:
-    """Whether ``t`` is one seed's view of seed-stacked tensors, inside ``torch.vmap``."""
-    return torch._C._functorch.is_batchedtensor(t)
+def _vmapped_on_cpu(t: Tensor) -> bool:
+    """Whether ``t`` is a CPU tensor seen from inside ``torch.vmap`` (one seed of stacked
+    tensors, when seeds train together)."""
+    return t.device.type == "cpu" and torch._C._functorch.is_batchedtensor(t)
 
 
 def _mv(mat: Tensor, vec: Tensor) -> Tensor:
-    """``torch.mv``; inside ``torch.vmap`` a product and a sum instead: there ``torch.mv`` becomes
-    a batched matmul of one column, which on a CPU took about 3x as long as the three seeds'
-    ``mv`` one by one (3 seeds of 128x128, one thread). Equal up to the order of the sum."""
-    return (mat * vec).sum(-1) if _seed_batched(mat) else torch.mv(mat, vec)
+    """``torch.mv``; inside ``torch.vmap`` on a CPU a product and a sum instead: there ``torch.mv``
+    becomes a batched matmul of one column, which took about 3x as long as the three seeds'
+    ``mv`` one by one (3 seeds of 128x128, one thread). Equal up to the order of the sum. Other
+    devices keep ``torch.mv`` (not measured there)."""
+    return (mat * vec).sum(-1) if _vmapped_on_cpu(mat) else torch.mv(mat, vec)
 
 
 def _dot(a: Tensor, b: Tensor) -> Tensor:
-    return (a * b).sum() if _seed_batched(a) or _seed_batched(b) else torch.vdot(a, b)
+    """``torch.vdot`` (which conjugates ``a``), by the same rule as ``_mv``."""
+    return (a.conj() * b).sum() if _vmapped_on_cpu(a) or _vmapped_on_cpu(b) else torch.vdot(a, b)
 
 
 class _InPlaceSpectralNorm(_SpectralNorm):

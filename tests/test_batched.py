@@ -44,15 +44,13 @@ def together(registry, tmp_path, seeds, steps, variant, extra=(), resume=False, 
     return SeedBatch(trainers).fit()
 
 
-def assert_close_rows(a, b, rtol):
+def assert_close_rows(a, b, rtol, grad_rtol=None):
     assert [r["step"] for r in a] == [r["step"] for r in b]
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys()
         for k in ra:
             if k != "step":
-                # a gradient norm sums the squares of elements that are partly rounding noise
-                # (spectral norm's batched sigma moved one window's G norm by 1e-3): 20x looser
-                tol = 20 * rtol if k.endswith("grad_norm") else rtol
+                tol = grad_rtol if grad_rtol and k.endswith("grad_norm") else rtol
                 assert ra[k] == pytest.approx(rb[k], rel=tol, abs=1e-6), (ra["step"], k)
 
 
@@ -77,7 +75,10 @@ def test_seeds_together_match_one_by_one(registry, tmp_path, variant, extra):
     for s in range(3):
         a, b = rows(tmp_path / f"one-{s}"), rows(tmp_path / f"batch-{s}")
         assert len(a) == 4
-        assert_close_rows(a, b, rtol=1e-4)  # equal up to the order of floating-point sums
+        # equal up to the order of floating-point sums. Batched spectral norm computes sigma
+        # with a product and a sum instead of torch.mv: in one window of one seed that moved G's
+        # gradient norm by 1e-3 (back to 6e-5 a window later; the losses stay within 1e-6)
+        assert_close_rows(a, b, rtol=1e-4, grad_rtol=2e-3 if variant == "spectral-norm" else None)
         ca = read_checkpoint(RunDir(tmp_path / f"one-{s}").checkpoint, "cpu")
         cb = read_checkpoint(RunDir(tmp_path / f"batch-{s}").checkpoint, "cpu")
         for net in ("generator", "discriminator"):

@@ -43,7 +43,10 @@ def test_apply_counts_layers():
 
 
 def test_the_numbers_are_torchs_spectral_norm_bit_for_bit():
-    """Our parametrization differs from torch's only in how it writes its vectors (for vmap)."""
+    """Our parametrization differs from torch's in how it writes its vectors and, inside
+    torch.vmap on a CPU, how it multiplies; one network at a time, in training and in eval
+    mode, for convolutions, transposed convolutions (dim 1) and linear layers, the bits are
+    torch's."""
     import torch
     from torch import nn
     from torch.nn.utils.parametrizations import spectral_norm
@@ -52,12 +55,18 @@ def test_the_numbers_are_torchs_spectral_norm_bit_for_bit():
 
     def build(normalise):
         torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64, 1))
+        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ConvTranspose2d(4, 2, 1), nn.LeakyReLU(0.2),
+                            nn.Flatten(), nn.Linear(32, 1))
         normalise(net)
         return net
 
+    def torchs(net):
+        for m in net:
+            if isinstance(m, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+                spectral_norm(m, dim=1 if isinstance(m, nn.ConvTranspose2d) else None)
+
     ours = build(apply_spectral_norm)
-    theirs = build(lambda net: [spectral_norm(m) for m in net if isinstance(m, (nn.Conv2d, nn.Linear))])
+    theirs = build(torchs)
     opts = [torch.optim.Adam(n.parameters(), 1e-2) for n in (ours, theirs)]
     for _ in range(5):
         x = torch.randn(8, 1, 6, 6)
@@ -68,3 +77,22 @@ def test_the_numbers_are_torchs_spectral_norm_bit_for_bit():
     a, b = ours.state_dict(), theirs.state_dict()
     assert a.keys() == b.keys()  # the checkpoint keys are torch's too
     assert all(torch.equal(a[k], b[k]) for k in a)
+    ours.eval(), theirs.eval()
+    x = torch.randn(8, 1, 6, 6)
+    assert torch.equal(ours(x), theirs(x))
+
+
+def test_products_inside_vmap_equal_torchs_per_network():
+    """Inside torch.vmap (seeds trained together) the products are a product and a sum: the
+    same numbers as torch.mv and torch.vdot one network at a time, up to the order of the sum."""
+    from ganagerie.plugins.spectral_norm import _dot, _mv, _vmapped_on_cpu
+
+    torch.manual_seed(0)
+    mats, vecs = torch.randn(3, 16, 32), torch.randn(3, 32)
+    assert torch.vmap(lambda m: torch.tensor(_vmapped_on_cpu(m)))(mats).all()
+    assert not _vmapped_on_cpu(mats[0])
+    batched = torch.vmap(_mv)(mats, vecs)
+    for s in range(3):
+        torch.testing.assert_close(batched[s], torch.mv(mats[s], vecs[s]), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(torch.vmap(_dot)(vecs, vecs)[s], torch.vdot(vecs[s], vecs[s]),
+                                   rtol=1e-6, atol=1e-6)

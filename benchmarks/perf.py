@@ -2,10 +2,11 @@
 
     python benchmarks/perf.py [--out benchmarks/results/perf.md] [--device cpu] [--repeats 3]
                               [--suites quick ...] [--suite-repeats 1] [--suite-seeds N ...]
-                              [--suites-only]
+                              [--suites-only [--keep]]
 
 ``--suites-only`` measures section 5 alone and rewrites only its measured block in ``--out``
-(between ``<!-- suites -->`` markers; the prose around it stays).
+(between ``<!-- suites -->`` markers; the prose around it stays; ``--keep`` adds the new
+measurements after the block's earlier ones).
 
 What it measures, on whatever machine runs it (the report names the machine):
 
@@ -224,13 +225,16 @@ def suites_section(lines: list[str], started: str, machine: str) -> list[str]:
             *lines, END]
 
 
-def replace_block(text: str, block: list[str]) -> str:
-    """``text`` with the block between the markers replaced; without markers, the block goes
-    first under the "## Whole suites" heading (a new section at the end if there is none)."""
+def replace_block(text: str, block: list[str], keep: bool = False) -> str:
+    """``text`` with the block between the markers replaced (with ``keep``, the old block's
+    measurements stay and the new ones follow them); without markers, the block goes first
+    under the "## Whole suites" heading (a new section at the end if there is none)."""
     lines = text.splitlines()
     if BEGIN in lines and END in lines[lines.index(BEGIN):]:
         start = lines.index(BEGIN)
         end = lines.index(END, start)
+        if keep:
+            block = [BEGIN, *lines[start + 1:end], "", *block[1:]]
         return "\n".join([*lines[:start], *block, *lines[end + 1:]]) + "\n"
     if "## Whole suites" in lines:
         at = lines.index("## Whole suites") + 1
@@ -285,6 +289,8 @@ def main() -> None:
                         help="run each suite with N seeds (bench run --seeds N), once per N given")
     parser.add_argument("--suites-only", action="store_true",
                         help="measure the suites alone and rewrite only that section of --out")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --suites-only: keep the earlier measurements, add these after them")
     parser.add_argument("--extra", type=Path,
                         help="a markdown file appended as is (e.g. speed_flags.py's table)")
     args = parser.parse_args()
@@ -293,6 +299,8 @@ def main() -> None:
     if args.suite_seeds and min(args.suite_seeds) < 1:
         parser.error("--suite-seeds must be at least 1")
     seed_counts = args.suite_seeds or [None]
+    if args.keep and not args.suites_only:
+        parser.error("--keep goes with --suites-only")
     if args.suites_only and not args.out.is_file():
         parser.error(f"--suites-only rewrites a section of {args.out}, which does not exist")
     torch.set_num_threads(args.threads)
@@ -303,7 +311,7 @@ def main() -> None:
         before = args.out.read_text()
         with tempfile.TemporaryDirectory() as tmp_name:
             lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats, seed_counts)
-        args.out.write_text(replace_block(before, suites_section(lines, started, machine)))
+        args.out.write_text(replace_block(before, suites_section(lines, started, machine), args.keep))
         print(f"rewrote the suites section of {args.out}")
         return
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -257,9 +257,20 @@ def compare(a_path: Path, b_path: Path) -> str:
             low = high = sa["mean"]
         inside += low - 1e-9 <= sb["mean"] <= high + 1e-9
         worst = max(worst, abs(sb["mean"] - sa["mean"]))
-    ranks = "identical" if _ranks(a) == _ranks(b) else f"differ: {_ranks(a)} against {_ranks(b)}"
     return (f"{inside}/{total} means inside the other's interval (largest difference {worst:.3g}); "
-            f"ranks {ranks}")
+            f"{rank_changes(_ranks(a), _ranks(b))}")
+
+
+def rank_changes(a: dict, b: dict) -> str:
+    """The (dataset, variant) cells whose rank differs between two suites' rankings, as
+    ``ranks differ in 2 of 64: ring8 ragan 1 -> 13, ...`` (or ``ranks identical``)."""
+    cells = [(ds, va) for ds, ranks in a.items() for va in (ranks or {})]
+    cells += [(ds, va) for ds, ranks in b.items() for va in (ranks or {}) if (ds, va) not in cells]
+    changed = [f"{ds} {va} {_rank(a, ds, va)} -> {_rank(b, ds, va)}" for ds, va in cells
+               if _rank(a, ds, va) != _rank(b, ds, va)]
+    if not changed:
+        return "ranks identical"
+    return f"ranks differ in {len(changed)} of {len(cells)}: {', '.join(changed)}"
 
 
 def _summaries(results: dict) -> dict:
@@ -270,6 +281,10 @@ def _summaries(results: dict) -> dict:
                 if isinstance(s, dict):
                     out[(ds, va, m)] = s
     return out
+
+
+def _rank(ranks: dict, dataset: str, variant: str) -> int | str:
+    return (ranks.get(dataset) or {}).get(variant, "none")
 
 
 def _ranks(results: dict) -> dict:

@@ -51,7 +51,7 @@ BATCHED_HOOKS = ("discriminator_shape", "setup", "d_penalty", "g_penalty")
 #: at 4 seeds, MLPs of 1.1e6 / 4.3e6 / 9.6e6 / 1.7e7 train 1.69 / 1.27 / 1.03 / 0.93x as fast
 #: together; PacGAN's 2-D networks (9e7) and DCGAN do not gain. Whole suites decide the seed
 #: count: ``quick`` (3 seeds, 2 jobs) is 1.01-1.03x as fast batched (3 pairs); with 8 seeds it
-#: was 1.27x before spectral norm's products were made cheap under vmap; 2 seeds step 0.96x
+#: was 1.27x before a plugin's matrix-vector products were made cheap under vmap; 2 seeds step 0.96x
 CPU_CROSSOVER = 1e7
 CPU_MIN_SEEDS = 3
 

@@ -264,6 +264,18 @@ def test_verify_catches_every_edit_without_rerunning(bench_dir, tmp_path, regist
     assert problem.startswith("ring8/vanilla/seed-1: metrics") and "in its run directory" in problem
 
 
+COMMITTED_REPORTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob(
+    "*/results.json"))
+
+
+@pytest.mark.parametrize("results_json", COMMITTED_REPORTS, ids=lambda p: p.parent.name)
+def test_the_committed_reports_are_what_their_results_give(results_json, registry):
+    """A change to the report's text or statistics must rewrite the committed reports
+    (``ganagerie bench report`` where the runs are kept), or `bench verify` would fail them."""
+    report_dir = results_json.parent
+    assert check_recorded(report_dir, load_results(report_dir), registry) == []
+
+
 def test_keys_that_leave_the_benchmark_are_refused(bench_dir, tmp_path, cli):
     out, _ = bench_dir
     for key in ("../../escaped/victim", "/abs/vanilla/seed-0", "ring8/../seed-0"):

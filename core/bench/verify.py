@@ -136,7 +136,7 @@ def verify(
                     differences.append(f"references {label}/{name}/seed-{seed}: {_show(then)} "
                                        f"recorded, {_show(now)} now")
     for old, spec in zip(chosen, specs):
-        new = run_record(out, spec)
+        new = run_record(out, spec, registry)
         for key in COMPARED:
             if old[key] != new[key]:
                 differences.append(f"{spec.key}: {key} {_show(old[key])} recorded, "
@@ -170,7 +170,7 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
     for run in results["runs"]:
         spec = RunSpec.from_json(run)
         if (report_dir / "runs" / spec.key).is_dir():
-            on_disk = run_record(report_dir, spec)
+            on_disk = run_record(report_dir, spec, registry)
             for key in COMPARED:
                 if on_disk[key] != run[key]:
                     problems.append(f"{spec.key}: {key} {_show(run[key])} in results.json, "

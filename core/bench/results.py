@@ -123,9 +123,9 @@ def training_health(losses: list[tuple[int, dict[str, Any]]],
     logit gap, and G's largest gradient norm over the log windows (None where not logged).
 
     Where techniques transform D's inputs (``transformed_by``), D's separation was logged
-    on transformed samples, which such techniques make harder to tell apart by design
-    (DiffAugment at 8x8 keeps it near 60% in runs whose FID is far from the floors); it is
-    recorded but not used to call the run not trained."""
+    on transformed samples, not on the data (augmentation and noise make them harder to
+    tell apart by design: DiffAugment at 8x8 keeps it near 60% in runs whose FID is far
+    from the floors); it is recorded but not used to call the run not trained."""
     def best(name: str, key=abs) -> float | None:
         values = [v[name] for _, v in losses if isinstance(v.get(name), (int, float))]
         return max(values, key=key) if values else None

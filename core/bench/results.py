@@ -107,13 +107,14 @@ def transforming_techniques(spec: RunSpec, registry: Registry | None) -> list[st
         return []
     found = []
     for item in spec.config.get("regularizers") or []:
-        name = item.get("name") if isinstance(item, dict) else None
-        try:
-            factory = registry.get("regularizer", name).factory if isinstance(name, str) else None
-        except UsageError:  # a plugin not installed here: nothing known about it
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str)):
             continue
-        if isinstance(factory, type) and implements(factory, "transform"):
-            found.append(name)
+        try:  # built as the trainer builds it, so a factory that is not a class counts too
+            tech = registry.create("regularizer", item["name"], item.get("options") or {})
+        except UsageError:  # a plugin not installed here, or options it no longer takes
+            continue
+        if implements(tech, "transform"):
+            found.append(item["name"])
     return found
 
 

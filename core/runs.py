@@ -12,14 +12,13 @@ from .components import Dataset, Generator
 from .config import RunConfig, check_device, load_config
 from .errors import UsageError
 from .evaluation.score import evaluate_generator
-from .files import write_json
 from .registry import Registry
 from .train.build import all_finite, build_run
 from .train.checkpoint import read_checkpoint
-from .train.rundir import RunDir
+from .train.rundir import EVAL_FILE, RunDir
 from .train.samples import save_samples
 
-EVAL_FILE = "eval.json"
+__all__ = ["EVAL_FILE", "evaluate_run", "load_generator", "sample_run"]
 
 
 def load_generator(
@@ -94,8 +93,4 @@ def evaluate_run(
         inception_weights=inception_weights,
     )
     rd = RunDir(Path(run_dir))
-    run = {"dir": str(rd.root), "step": rd.read_status().get("step"), "dataset": cfg.dataset.name,
-           "dataset_options": cfg.dataset.options, "variant": cfg.variant, "seed": cfg.seed}
-    result = {"run": run, **result}
-    write_json(rd.root / EVAL_FILE, result)
-    return result
+    return rd.write_eval(cfg, rd.read_status().get("step"), result)

@@ -92,6 +92,31 @@ def test_rerun_skips_finished_runs_and_adds_new_seeds(tmp_path, registry):
     assert len(json.loads((out / "results.json").read_text())["runs"]) == 3
 
 
+def test_each_run_is_scored_once_and_a_missing_or_stale_eval_is_redone(tmp_path, registry, monkeypatch):
+    import ganagerie.bench.harness as harness
+
+    scored = []
+    evaluate = harness.evaluate
+    monkeypatch.setattr(harness, "evaluate", lambda rd, reg: (scored.append(rd.root.name), evaluate(rd, reg)))
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    out = tmp_path / "out"
+    run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
+    assert scored == []  # training evaluated the last step: its result is the eval.json
+    runs = out / "runs" / "ring8" / "vanilla"
+    (runs / "seed-0" / "eval.json").unlink()  # killed between training and evaluating
+    stale = json.loads((runs / "seed-1" / "eval.json").read_text())
+    stale["run"]["step"] = 20  # scored weights the run no longer ends with
+    (runs / "seed-1" / "eval.json").write_text(json.dumps(stale))
+    (runs / "seed-2" / "eval.json").write_text("{")  # damaged
+    again = run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
+    assert sorted(scored) == ["seed-0", "seed-1", "seed-2"]
+    assert [o.status for o in again] == ["completed"] * 3
+    for seed in range(3):
+        record = json.loads((runs / f"seed-{seed}" / "eval.json").read_text())
+        curve = [r for r in read_jsonl(runs / f"seed-{seed}" / "metrics.jsonl") if "eval" in r]
+        assert record["run"]["step"] == 40 and record["metrics"] == curve[-1]["eval"]
+
+
 def test_rerun_with_another_config_is_refused(tmp_path, registry):
     suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
     run_suite(suite, tmp_path / "out", registry, seeds=1, jobs=1, threads=1, progress=False)

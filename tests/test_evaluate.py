@@ -210,8 +210,24 @@ def test_train_eval_every_appends_rows_and_leaves_training_alone(registry, tmp_p
                 for r in rows if "eval" not in r]
 
     assert losses(rows) == losses(read_jsonl(tmp_path / "plain" / "metrics.jsonl"))
-    # the last eval row scores the final generator exactly as `ganagerie eval` does
-    assert evaluate_run(tmp_path / "eval", registry)["metrics"] == evals[-1]["eval"]
+    # the last evaluation is kept as eval.json, which is what `ganagerie eval` writes
+    assert not (tmp_path / "plain" / "eval.json").exists()
+    kept = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert kept["metrics"] == evals[-1]["eval"] and kept["run"]["step"] == 50
+    scored = json.loads(json.dumps(evaluate_run(tmp_path / "eval", registry)))
+
+    def timeless(record):  # all but the timings (keys ending in _s)
+        if isinstance(record, dict):
+            return {k: timeless(v) for k, v in record.items() if not k.endswith("_s")}
+        return record
+
+    assert timeless(scored) == timeless(kept)
+
+
+def test_a_diverged_run_keeps_no_eval_json(registry, tmp_path):
+    cfg = tiny_run(registry, tmp_path / "r", steps=20, extra=["eval_every=20", "lr_d=1e30", "lr_g=1e30"])
+    assert json.loads((tmp_path / "r" / "status.json").read_text())["status"] == "diverged"
+    assert cfg.eval_every == 20 and not (tmp_path / "r" / "eval.json").exists()
 
 
 def test_eval_settings_resolve_per_dataset(registry):

@@ -29,7 +29,7 @@ from ..train.rundir import RunDir
 from ..train.trainer import prepare, train
 from .environment import describe_environment
 from .executor import Executor, ProcessExecutor, SerialExecutor, cpu_count, threads_per_job
-from .layout import PLAN_FILE, PLAN_FORMAT, eval_path, evaluation_planned, read_plan, run_dir
+from .layout import PLAN_FILE, PLAN_FORMAT, evaluated, evaluation_planned, read_plan, run_dir
 from .lock import bench_lock
 from .progress import SuiteProgress
 from .ray_executor import RayExecutor
@@ -208,7 +208,7 @@ def needs_work(rd: RunDir, spec: RunSpec) -> bool:
     status = rd.read_status().get("status")
     if status == "diverged":
         return False
-    return status != "completed" or (evaluation_planned(spec) and not eval_path(rd).exists())
+    return status != "completed" or (evaluation_planned(spec) and not evaluated(rd))
 
 
 
@@ -333,7 +333,8 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> 
             result = train(RunConfig.from_dict(spec.config), registry, rd.root, resume=True,
                            progress=False)
             status = {"status": result.status, "step": result.step}
-        if status["status"] == "completed" and evaluation_planned(spec):
+        # training that evaluated its last step wrote eval.json already
+        if status["status"] == "completed" and evaluation_planned(spec) and not evaluated(rd):
             stage = "evaluate"
             evaluate(rd, registry)
     except Exception as exc:  # one broken run must not stop the suite; a rerun retries it

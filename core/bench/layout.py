@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..runs import EVAL_FILE
 from ..train.rundir import RunDir
 from .suite import LABEL, RunSpec
 
@@ -57,4 +56,11 @@ def evaluation_planned(spec: RunSpec) -> bool:
 
 
 def eval_path(rd: RunDir) -> Path:
-    return rd.root / EVAL_FILE
+    return rd.eval
+
+
+def evaluated(rd: RunDir) -> bool:
+    """Whether ``eval.json`` scored the weights the run ended with (a copy from an earlier
+    step, or a damaged file, does not count)."""
+    step = rd.read_status().get("step")
+    return step is not None and rd.evaluated_step() == step

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..files import write_json
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+EVAL_FILE = "eval.json"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class RunDir:
     def samples(self) -> Path:
         return self.root / "samples"
 
+    @property
+    def eval(self) -> Path:
+        return self.root / EVAL_FILE
+
     def read_status(self) -> dict[str, Any]:
         try:
             status = json.loads(self.status.read_text())
@@ -49,3 +58,22 @@ class RunDir:
 
     def write_status(self, status: str, step: int, steps: int, **extra: Any) -> None:
         write_json(self.status, {"status": status, "step": step, "steps": steps, **extra})
+
+    def write_eval(self, cfg: RunConfig, step: int | None, result: dict[str, Any]) -> dict[str, Any]:
+        """Write ``eval.json``: an evaluation's result (metrics and protocol) of the weights at
+        ``step``, with what run it scored. Returns what it wrote."""
+        run = {"dir": str(self.root), "step": step, "dataset": cfg.dataset.name,
+               "dataset_options": cfg.dataset.options, "variant": cfg.variant, "seed": cfg.seed}
+        record = {"run": run, **result}
+        write_json(self.eval, record)
+        return record
+
+    def evaluated_step(self) -> int | None:
+        """The step whose weights ``eval.json`` scored; None when it is missing or damaged."""
+        try:
+            record = json.loads(self.eval.read_text())
+        except (OSError, ValueError):
+            return None
+        run = record.get("run") if isinstance(record, dict) else None
+        step = run.get("step") if isinstance(run, dict) else None
+        return step if type(step) is int else None

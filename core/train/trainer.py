@@ -224,6 +224,7 @@ class Trainer(StepRunner):
             self.rd.write_status("running", self.step, self.cfg.steps)
         self.last: dict[str, float | None] = {}
         self.status, self.status_extra = "completed", {}
+        self.final_eval: dict[str, Any] | None = None  # the evaluation at the last step
         self.t0 = time.perf_counter()
 
     def end_step(self, row: torch.Tensor, bar: Progress | None = None,
@@ -284,8 +285,12 @@ class Trainer(StepRunner):
         return True
 
     def finish(self) -> TrainResult:
-        """Record how the run ended."""
+        """Record how the run ended. A completed run evaluated at its last step keeps that
+        evaluation as its ``eval.json``, as ``ganagerie eval`` would write it (same metrics,
+        samples and seed), so nothing scores the same weights twice."""
         if self.world.writes:
+            if self.status == "completed" and self.final_eval is not None:
+                self.rd.write_eval(self.cfg, self.step, self.final_eval)
             self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra)
         return TrainResult(self.status, self.step, self.rd.root, self.last)
 
@@ -293,7 +298,8 @@ class Trainer(StepRunner):
         return all_finite(self.G, self.D, self.run.sampling_generator())
 
     def evaluate(self) -> dict[str, Any]:
-        """Score the sampling generator with the run's metrics; append the row to metrics.jsonl.
+        """Score the sampling generator with the run's metrics; append the row to metrics.jsonl
+        (and, at the last step, keep the whole result for ``finish``).
 
         The row is ``{"step": s, "eval": {metric: {value: float}}, "eval_time_s": t}``; the
         noise and the metrics are seeded from the run's seed, the training RNG is untouched.
@@ -306,6 +312,8 @@ class Trainer(StepRunner):
         )
         row = {"step": self.step, "eval": result["metrics"], "eval_time_s": result["protocol"]["time_s"]}
         append_jsonl(self.rd.metrics, row)
+        if self.step == cfg.steps:
+            self.final_eval = result
         return row
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:

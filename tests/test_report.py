@@ -246,3 +246,24 @@ def test_the_ceiling_draws_each_test_sample_once_before_repeating():
     bank, noise = Bank(torch.arange(5.0).unsqueeze(1)), torch.Generator().manual_seed(0)
     drawn = torch.cat([bank(bank.sample_noise(3, noise)), bank(bank.sample_noise(4, noise))]).flatten()
     assert sorted(drawn[:5].tolist()) == [0, 1, 2, 3, 4]  # a permutation first, then it cycles
+
+
+def test_sample_pictures_never_cover_another_variants_title(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ganagerie.bench.plots import samples_layout
+
+    pictures = {}
+    for i in range(8):  # two rows of square pictures, as an image suite's report has
+        path = tmp_path / f"v{i}.png"
+        Image.fromarray(np.full((457, 457, 3), 30 * i, dtype=np.uint8)).save(path)
+        pictures[f"variant-{i}"] = path
+    fig = samples_layout(pictures, "final samples")
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    images = [ax.images[0].get_window_extent(renderer) for ax in fig.axes]
+    for i, title in enumerate(titles):
+        assert title.height > 0
+        assert not any(title.overlaps(image) for j, image in enumerate(images) if j != i), i
+        assert not title.overlaps(images[i]) and title.y0 >= images[i].y1 - 1  # above its own

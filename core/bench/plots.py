@@ -80,16 +80,21 @@ def _band(seeds: Sequence[Series]) -> tuple[list[int], list[float], list[float],
 
 def samples_figure(images: Mapping[str, Path], title: str) -> bytes:
     """The final sample picture of each variant (a PNG the run wrote), side by side."""
+    return to_png(samples_layout(images, title))
+
+
+def samples_layout(images: Mapping[str, Path], title: str) -> Figure:
+    """``samples_figure``'s figure. Constrained layout places each title above its own
+    picture; tight_layout let square pictures cover the titles of the row below them."""
     from matplotlib.image import imread
 
     cols = min(4, max(1, len(images)))
     rows = math.ceil(len(images) / cols)
-    fig = Figure(figsize=(3.2 * cols, 3.4 * rows))
+    fig = Figure(figsize=(3.2 * cols, 3.4 * rows), layout="constrained")
     fig.suptitle(title, fontsize=10)
     for i, (variant, path) in enumerate(images.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.imshow(imread(path))
         ax.set_title(variant, fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
-    return to_png(fig)
+    return fig

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -267,8 +268,39 @@ def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: in
     for name, values in result["metrics"].items():
         click.echo(f"{name}: " + "  ".join(f"{k}={v:.4g}" for k, v in values.items()))
     proto = result["protocol"]
+    for line in _feature_networks(proto["metrics"]):
+        click.echo(line)
     click.echo(f"({proto['n_generated']} generated samples, seed {proto['seed']}, {proto['device']}, "
                f"{proto['time_s']:.1f}s) -> {Path(run_dir) / EVAL_FILE}")
+
+
+def _feature_networks(metrics: dict[str, Any]) -> list[str]:
+    """One line per feature network the metrics used: which, and how well the domain
+    classifier reads held-out data (it bounds what FID and class modes can mean)."""
+    used: dict[str, list[str]] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    for name, proto in metrics.items():
+        info = proto.get("backbone") if isinstance(proto, dict) else None
+        if isinstance(info, dict):
+            key = json.dumps(info, sort_keys=True)
+            used.setdefault(key, []).append(name)
+            infos[key] = info
+    lines = []
+    for key, names in used.items():
+        info = infos[key]
+        if info.get("name") == "classifier":
+            what = (f"a classifier trained on {info.get('train_samples')} training images, "
+                    f"{100 * info.get('accuracy', 0):.1f}% right on {info.get('test_samples')} held out")
+            if info.get("weights"):
+                what += f", weights {info['weights']}"
+            if "accuracy_stacked" in info:
+                what += f" ({100 * info['accuracy_stacked']:.1f}% of held-out stacks read right)"
+        elif info.get("name") == "inception":
+            what = f"FID Inception ({info.get('weights')})"
+        else:
+            what = str(info.get("name"))
+        lines.append(f"features for {', '.join(names)}: {what}")
+    return lines
 
 
 @cli.group("bench", cls=OnceGroup)

@@ -72,6 +72,54 @@ def test_training_is_deterministic_and_the_key_follows_the_data(registry, digits
     assert backbones.data_key(other) != backbones.data_key(digits)
 
 
+def test_the_classifier_is_the_same_whatever_the_callers_thread_count(registry, monkeypatch):
+    # a 28x28 classifier's convolutions split their sums over threads: before training
+    # pinned one thread, 2 threads gave another network (and another FID) than 1
+    monkeypatch.setattr(backbones, "CLASSIFIER_MIN_STEPS", 5)
+    monkeypatch.setattr(backbones, "CLASSIFIER_BATCH", 500)  # 3 epochs of 4,500 digits: 27 steps
+    mnist = registry.create("dataset", "mnist-5k")
+    train, test = mnist.load("train"), mnist.load("test")
+    before = torch.get_num_threads()
+    trained = []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            trained.append(train_classifier(train, test, mnist.shape, 10))
+            assert torch.get_num_threads() == threads  # the caller's count is given back
+    finally:
+        torch.set_num_threads(before)
+    (a, info_a), (b, info_b) = trained
+    assert info_a["threads"] == 1 and info_a["weights"] == info_b["weights"]
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert info_a["weights"] == backbones.weights_digest(b)
+
+
+def test_a_cache_file_not_known_to_be_one_thread_or_with_other_weights_is_trained_over(
+        digits, ganagerie_cache, monkeypatch):
+    key = get_backbone(digits, "cpu", "classifier").info["key"]
+    path = next((ganagerie_cache / "classifiers").glob(f"digits-{key}.pt"))
+    saved = path.read_bytes()
+    state = torch.load(path, weights_only=True)
+    calls = []
+
+    def fake_train(train, test, shape, num_classes):
+        calls.append(shape)
+        return backbones.DomainClassifier(shape, num_classes), {"name": "classifier", "accuracy": 0.0}
+
+    monkeypatch.setattr(backbones, "train_classifier", fake_train)
+    older = {**state, "info": {k: v for k, v in state["info"].items() if k != "threads"}}
+    edited = {**state, "state_dict": {k: v + 1 if v.is_floating_point() else v
+                                      for k, v in state["state_dict"].items()}}
+    try:
+        for bad in (older, edited):
+            torch.save(bad, path)
+            monkeypatch.setattr(backbones, "_loaded", {})
+            assert get_backbone(digits, "cpu", "classifier").info["accuracy"] == 0.0
+        assert calls == [(1, 8, 8), (1, 8, 8)]
+    finally:
+        path.write_bytes(saved)
+
+
 class _Base(Backbone):
     """Features: the mean of each image; logits: fixed per channel value."""
 

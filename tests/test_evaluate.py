@@ -191,7 +191,14 @@ def test_ganagerie_eval_on_digits_states_the_backbone(cli, tmp_path):
     assert code == 0, err
     proto = json.loads(out)["protocol"]["metrics"]
     assert proto["fid"]["backbone"]["name"] == "classifier"
-    assert proto["class-modes"]["backbone"]["accuracy"] > 0.95
+    info = proto["class-modes"]["backbone"]
+    assert info["accuracy"] > 0.95 and info["threads"] == 1 and len(info["weights"]) == 16
+    code, out, err = cli("eval", run, "--metrics", "fid,class-modes", "--n-samples", "400")
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("features for"))
+    assert line == (f"features for fid, class-modes: a classifier trained on {info['train_samples']} "
+                    f"training images, {100 * info['accuracy']:.1f}% right on {info['test_samples']} "
+                    f"held out, weights {info['weights']}")
 
 
 def test_train_eval_every_appends_rows_and_leaves_training_alone(registry, tmp_path):

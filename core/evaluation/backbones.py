@@ -319,9 +319,13 @@ def _read_cached(path: Path, net: DomainClassifier, key: str) -> dict[str, Any] 
         if state.get("version") != CLASSIFIER_VERSION or state.get("key") != key:
             return None
         net.load_state_dict(state["state_dict"])
+        info = dict(state["info"])
     except Exception:  # a damaged or foreign cache file is retrained over, not trusted
         return None
-    return dict(state["info"])
+    # trained before the thread count was fixed (it may be another network), or edited
+    if info.get("threads") != 1 or info.get("weights") != weights_digest(net):
+        return None
+    return info
 
 
 def train_classifier(
@@ -329,7 +333,7 @@ def train_classifier(
 ) -> tuple[DomainClassifier, dict[str, Any]]:
     """Train a ``DomainClassifier`` deterministically on the CPU; returns it and its record."""
     # an evaluation runs under no_grad and a seeded RNG: training needs grad and its own seed
-    with torch.random.fork_rng(devices=[]), torch.enable_grad(), _threads_for(shape):
+    with torch.random.fork_rng(devices=[]), torch.enable_grad(), _one_thread():
         torch.manual_seed(seed)
         net = DomainClassifier(shape, num_classes)
         g = torch.Generator().manual_seed(seed)
@@ -352,18 +356,33 @@ def train_classifier(
     accuracy = (pred == test.y).float().mean().item()
     info = {"name": "classifier", "version": CLASSIFIER_VERSION, "accuracy": round(accuracy, 4),
             "feature_dim": CLASSIFIER_FEATURES, "num_classes": num_classes,
-            "train_samples": n, "test_samples": int(test.x.shape[0]), "steps": steps, "seed": seed}
+            "train_samples": n, "test_samples": int(test.x.shape[0]), "steps": steps, "seed": seed,
+            "threads": 1, "weights": weights_digest(net)}
     return net, info
 
 
+def weights_digest(net: nn.Module) -> str:
+    """The first 16 hex digits of a SHA-256 over a network's parameters and buffers: which
+    classifier scored a result, recorded with it."""
+    h = hashlib.sha256()
+    for name, t in net.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 @contextlib.contextmanager
-def _threads_for(shape: tuple[int, ...]) -> Iterator[None]:
-    """Train small images on one CPU thread, restoring the thread count after."""
-    # their ops are too small to share, and on a busy machine each op waited for a
-    # descheduled thread: 4 s of training became 80 s
+def _one_thread() -> Iterator[None]:
+    """Train on one CPU thread, whatever the caller's count, restoring it after.
+
+    The classifier defines every metric computed on its features, so its weights must not
+    depend on who trained it first: a CPU reduction split over more threads sums in another
+    order. mnist-5k's classifier trained at 2 threads differs from the one at 1, and moved a
+    run's FID from 1767 to 1743. One thread costs 20 s instead of 12 there, once per machine
+    (the cache keeps it). On small images it is also the faster: their ops are too small to
+    share, and on a busy machine each op waited for a descheduled thread."""
     before = torch.get_num_threads()
-    if shape[1] * shape[2] <= 16 * 16:
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
     try:
         yield
     finally:

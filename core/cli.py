@@ -291,10 +291,10 @@ def _feature_networks(metrics: dict[str, Any]) -> list[str]:
         if info.get("name") == "classifier":
             what = (f"a classifier trained on {info.get('train_samples')} training images, "
                     f"{100 * info.get('accuracy', 0):.1f}% right on {info.get('test_samples')} held out")
-            if info.get("weights"):
-                what += f", weights {info['weights']}"
             if "accuracy_stacked" in info:
                 what += f" ({100 * info['accuracy_stacked']:.1f}% of held-out stacks read right)"
+            if info.get("weights"):
+                what += f", weights {info['weights']}"
         elif info.get("name") == "inception":
             what = f"FID Inception ({info.get('weights')})"
         else:

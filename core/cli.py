@@ -277,17 +277,13 @@ def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: in
 def _feature_networks(metrics: dict[str, Any]) -> list[str]:
     """One line per feature network the metrics used: which, and how well the domain
     classifier reads held-out data (it bounds what FID and class modes can mean)."""
-    used: dict[str, list[str]] = {}
-    infos: dict[str, dict[str, Any]] = {}
+    used: dict[str, tuple[dict[str, Any], list[str]]] = {}  # one entry per distinct network
     for name, proto in metrics.items():
         info = proto.get("backbone") if isinstance(proto, dict) else None
         if isinstance(info, dict):
-            key = json.dumps(info, sort_keys=True)
-            used.setdefault(key, []).append(name)
-            infos[key] = info
+            used.setdefault(json.dumps(info, sort_keys=True), (info, []))[1].append(name)
     lines = []
-    for key, names in used.items():
-        info = infos[key]
+    for info, names in used.values():
         if info.get("name") == "classifier":
             what = (f"a classifier trained on {info.get('train_samples')} training images, "
                     f"{100 * info.get('accuracy', 0):.1f}% right on {info.get('test_samples')} held out")

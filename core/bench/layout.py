@@ -55,10 +55,6 @@ def evaluation_planned(spec: RunSpec) -> bool:
     return bool(spec.config["eval_metrics"])
 
 
-def eval_path(rd: RunDir) -> Path:
-    return rd.eval
-
-
 def evaluated(rd: RunDir) -> bool:
     """Whether ``eval.json`` scored the weights the run ended with (a copy from an earlier
     step, or a damaged file, does not count)."""

@@ -22,7 +22,7 @@ from ..files import read_jsonl
 from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
-from .layout import eval_path, evaluation_planned, read_plan, run_dir
+from .layout import evaluation_planned, read_plan, run_dir
 from .references import CEILING, FLOORS, read_references
 from .suite import RunSpec, Suite, parse_suite
 
@@ -43,7 +43,7 @@ def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
 def read_eval(rd: RunDir) -> tuple[dict[str, tuple[str, str, float]], dict[str, Any]]:
     """A run's final metric values (see ``flatten``) and their protocol, from ``eval.json``."""
     try:
-        data = json.loads(eval_path(rd).read_text())
+        data = json.loads(rd.eval.read_text())
     except (FileNotFoundError, ValueError):
         return {}, {}
     return flatten(data.get("metrics", {})), data.get("protocol", {})

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ganagerie.config import resolve_config
 from ganagerie.plugin_loader import get_registry
+from ganagerie.train.step import DIAGNOSTICS, measures_diagnostics
 from ganagerie.train.trainer import Trainer
 
 CASES = {
@@ -53,11 +54,17 @@ def hand_loop(trainer: Trainer, steps: int) -> None:
 
 
 def framework_loop(trainer: Trainer, steps: int) -> None:
-    """The trainer's step plus its per-step bookkeeping (loss accumulation)."""
-    sums = torch.zeros(len(trainer.log_names), device=trainer.device)
-    for _ in range(steps):
-        sums += trainer.train_step()
-    sums.tolist()
+    """The trainer's step plus its per-step bookkeeping (loss and diagnostics accumulation),
+    with the diagnostics measured on the steps the trainer measures them on (log_every 100)."""
+    cfg, stepper = trainer.cfg, trainer.stepper
+    sums = torch.zeros(len(stepper.log_names), device=trainer.device)
+    diag_sums = torch.zeros(len(DIAGNOSTICS), device=trainer.device)
+    for i in range(steps):
+        row, diag = stepper.train_step(measures_diagnostics(i, 100, cfg.steps))
+        sums += row
+        if diag is not None:
+            diag_sums += diag
+    sums.tolist(), diag_sums.tolist()
 
 
 def measure(name: str, steps: int, repeats: int, device: str) -> float:

@@ -100,7 +100,7 @@ def trainers(model: str, seeds: int, tmp: Path, device: str, extra=()):
 
 def step_flops(trainer) -> float:
     with FlopCounterMode(display=False) as counter:
-        trainer.train_step()
+        trainer.stepper.train_step()
     return float(counter.get_total_flops())
 
 
@@ -129,22 +129,24 @@ def single_runs(device: str, repeats: int, rate: float, tmp: Path) -> list[str]:
         (t,) = trainers(model, 1, tmp, device)
         flops = step_flops(t)
         n = 200 if "DCGAN" not in model else 30
-        time_steps(t.train_step, 10, device)
-        seconds = statistics.median(time_steps(t.train_step, n, device) for _ in range(repeats)) / n
+        time_steps(t.stepper.train_step, 10, device)
+        seconds = statistics.median(time_steps(t.stepper.train_step, n, device) for _ in range(repeats)) / n
         lines.append(f"| {model} | {seconds * 1e3:.2f} | {flops / 1e9:.4f} | {flops / seconds / 1e9:.1f} "
                      f"| {flops / seconds / rate:.0%} |")
     return lines
 
 
-def together_vs_alone(ts, n: int, device: str, repeats: int) -> tuple[float, float, float]:
-    """Speed-up of training ``ts`` together over one by one, and the two times (n steps each)."""
-    batch = SeedBatch(ts)
+def together_vs_alone(make, n: int, device: str, repeats: int) -> tuple[float, float, float]:
+    """Speed-up of training seeds together over one by one, and the two times (n steps each).
+    ``make()`` builds the seeds' trainers; the stack gets its own (its seeds' networks become
+    views of the stack, so the same trainers cannot also train alone)."""
+    ts, batch = make(), SeedBatch(make())
 
     def one_by_one() -> float:
-        return sum(time_steps(t.train_step, n, device) for t in ts)
+        return sum(time_steps(t.stepper.train_step, n, device) for t in ts)
 
     def together() -> float:
-        return time_steps(batch.train_step, n, device)
+        return time_steps(batch.stepper.train_step, n, device)
 
     one_by_one(), together()  # warm-up
     speedup, t_together, t_alone = paired(together, one_by_one, repeats)
@@ -157,7 +159,8 @@ def seed_batching(device: str, repeats: int, tmp: Path, sizes=(1, 2, 4, 8, 16)) 
     for model in list(MODELS)[:2]:
         for S in sizes:
             n = 60 if "PacGAN" in model else 150
-            ratio, t1, t2 = together_vs_alone(trainers(model, S, tmp, device), n, device, repeats)
+            ratio, t1, t2 = together_vs_alone(lambda m=model, k=S: trainers(m, k, tmp, device), n, device,
+                                              repeats)
             per_step = [f"{t / n / S * 1e3:.2f}" for t in (t1, t2)]
             lines.append(f"| {model} | {S} | {per_step[0]} | {per_step[1]} | {ratio:.2f}x |")
             print(lines[-1], flush=True)
@@ -172,7 +175,8 @@ def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
         extra = [f"arch.g_width={width}", f"arch.d_width={width}"]
         ts = trainers("default MLP, batch 64", S, tmp, device, extra)
         size = sum(p.numel() for net in (ts[0].G, ts[0].D) for p in net.parameters()) * ts[0].cfg.batch_size
-        ratio, _, _ = together_vs_alone(ts, 150, device, repeats)
+        ratio, _, _ = together_vs_alone(lambda e=extra: trainers("default MLP, batch 64", S, tmp, device, e),
+                                        150, device, repeats)
         auto = why_not(ts[0].cfg, registry, "auto") is None
         lines.append(f"| {width} | {size:.2g} | {ratio:.2f}x | {'yes' if auto else 'no'} |")
         print(lines[-1], flush=True)

@@ -49,7 +49,7 @@ def run(t: Trainer, steps: int) -> float:
     """Seconds for ``steps`` training steps, finished on the device."""
     start = time.perf_counter()
     for _ in range(steps):
-        row = t.train_step()
+        row = t.stepper.train_step()[0]
     row.tolist()  # waits for the device
     return time.perf_counter() - start
 

@@ -42,16 +42,27 @@ class Prior:
             return torch.randn(n, dim, generator=generator).to(device)
         return torch.randn(n, dim, generator=generator, device=device)
 
+    def sample_labels(self, n: int, num_classes: int, device: torch.device) -> Tensor:
+        """The classes ``[n]`` a conditional generator is asked for in training: uniform over
+        ``num_classes``, drawn from the global RNG (drawn only for conditional networks)."""
+        return torch.randint(num_classes, (n,), device=device)
+
 
 class Generator(nn.Module):
     """Maps noise ``z`` of shape ``[B, latent_dim]`` to samples ``[B, *shape]``.
 
     ``prior`` is set by the trainer from the run's ``prior`` component; every sampler
     (training, previews, evaluation) draws through ``sample_noise``.
+
+    A conditional generator (``conditional = True``) is called ``G(z, y)`` with classes
+    ``y`` ``[B]``; called as ``G(z)`` (previews, evaluation) it makes classes ``i % K`` for
+    sample ``i``, so that every class is drawn equally and without randomness.
     """
 
     latent_dim: int
     prior: Prior = Prior()
+    #: whether ``forward`` takes the classes to generate, ``G(z, y)``
+    conditional: bool = False
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` latent vectors from the run's prior, on the generator's device."""
@@ -64,7 +75,15 @@ class Discriminator(nn.Module):
 
     ``features`` exposes an intermediate layer (for feature matching and similar
     techniques), so that the trainer gets both with one forward pass.
+
+    A conditional discriminator (``conditional = True``) takes the samples' classes too:
+    ``features(x, y)``, ``classify(h, y)`` and ``D(x, y)`` (a projection discriminator reads
+    them in ``classify``). The trainer passes the real batch's labels and the labels G was
+    asked for.
     """
+
+    #: whether ``features``, ``classify`` and ``forward`` take the samples' classes
+    conditional: bool = False
 
     @abstractmethod
     def features(self, x: Tensor) -> Tensor:
@@ -74,8 +93,8 @@ class Discriminator(nn.Module):
     def classify(self, h: Tensor) -> Tensor:
         """Logits ``[B]`` from features ``[B, F]``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classify(self.features(x))
+    def forward(self, x: Tensor, *y: Tensor) -> Tensor:
+        return self.classify(self.features(x, *y), *y)
 
 
 class Loss(ABC):
@@ -146,9 +165,14 @@ class DStep(_Batch):
     real_input: Tensor | None = None
     fake_input: Tensor | None = None
     #: the update's loss and penalties, detached, set once the update is done (for the log)
-    log: Tensor | None = None
+    log: list[Tensor] | None = None
     batch_dims: int = 1  # 2 in a seed-batched step (see ``_Batch``)
     seed_rng: Any = None
+    #: the classes of ``real`` and ``fake`` where the architecture is conditional, else None
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
+    #: the update's training-health values (``ganagerie.train.step.DIAGNOSTICS``), when measured
+    diag: Tensor | None = None
 
 
 @dataclass
@@ -165,9 +189,12 @@ class GStep(_Batch):
     step: int = 0
     real_out: Tensor | None = None  # D's logits on ``real``, when the loss asks for them
     fake_input: Tensor | None = None
-    log: Tensor | None = None
+    log: list[Tensor] | None = None
     batch_dims: int = 1
     seed_rng: Any = None
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
+    diag: Tensor | None = None
 
 
 class Technique:

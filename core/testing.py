@@ -131,7 +131,7 @@ class _Subject:
                     errors.append(f"{dataset}: {exc}")
                     continue
                 try:  # components for other data refuse it with a ValueError at the first step
-                    trainer.train_step()
+                    trainer.stepper.train_step()
                 except (UsageError, ValueError) as exc:
                     errors.append(f"{dataset}: {exc}")
                     continue
@@ -214,7 +214,7 @@ def _check_runs_on_the_gpu(s: _Subject) -> None:
     cfg.device = "cuda"
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, s.registry, tmp)
-        values = trainer.train_step()
+        values, _ = trainer.stepper.train_step()
         assert values.device.type == "cuda", f"logged values on {values.device}"
         for net in (trainer.G, trainer.D):
             devices = {p.device.type for p in net.parameters()}
@@ -259,19 +259,19 @@ def _technique_at_work(s: _Subject) -> tuple[Trainer, Technique]:
 def _check_one_instance_per_run(s: _Subject) -> None:
     trainer, tech = _technique_at_work(s)
     assert isinstance(tech, type(s.build())), "the run's technique is not what the factory builds"
-    kinds = {"d_penalty": [t for _, t in trainer.d_pens], "g_penalty": [t for _, t in trainer.g_pens],
-             "transform": trainer.transforms, "after_d_step": trainer.after_d,
-             "after_g_step": trainer.after_g}
+    st = trainer.stepper
+    kinds = {"d_penalty": st.d_pens, "g_penalty": st.g_pens, "transform": st.transforms,
+             "after_d_step": st.after_d, "after_g_step": st.after_g}
     for method, users in kinds.items():
         if implements(tech, method):
-            assert any(u is tech for u in users), f"{method} is not called on the built instance"
+            assert any(ts[0] is tech for _, ts in users), f"{method} is not called on the built instance"
 
 
 def _check_transform(s: _Subject) -> None:
     trainer, tech = _technique_at_work(s)
     if not implements(tech, "transform"):
         raise _Skip("no transform")
-    x = trainer.next_real().clone().requires_grad_(True)
+    x = trainer.stepper.next_real().clone().requires_grad_(True)
     y = tech.transform(x, 1)
     assert isinstance(y, torch.Tensor) and y.dtype == x.dtype, "transform must return a tensor of x's dtype"
     assert y.device == x.device, f"transform moved the batch to {y.device}"
@@ -284,14 +284,14 @@ def _check_transform(s: _Subject) -> None:
 
 def _contexts(trainer: Trainer) -> tuple[DStep, GStep]:
     G, D = trainer.G, trainer.D
-    real, z = trainer.next_real(), trainer.noise()
+    real, z = trainer.stepper.next_real(), trainer.stepper.noise()
     with torch.no_grad():
         fake = G(z)
-    real_in, fake_in = trainer.seen_by_d(real), trainer.seen_by_d(fake)
+    real_in, fake_in = trainer.stepper.seen_by_d(real), trainer.stepper.seen_by_d(fake)
     d = DStep(G, D, real, fake, D(real_in), D(fake_in), z, trainer.step, real_in, fake_in)
-    z = trainer.noise()
+    z = trainer.stepper.noise()
     fake_g = G(z)
-    fake_g_in = trainer.seen_by_d(fake_g)
+    fake_g_in = trainer.stepper.seen_by_d(fake_g)
     feats = D.features(fake_g_in)
     with torch.no_grad():
         real_out = D(real_in)

@@ -33,7 +33,7 @@ class GaussianMixture(Dataset):
             raise ValueError("seed must be 0 or more")
         self.centers = centers
         self.mode_std = std
-        self.num_classes = None
+        self.num_classes = len(centers)  # the labels are the component index
         self.n, self.seed = n, seed
         self._cache: dict[str, DataSplit] = {}
 

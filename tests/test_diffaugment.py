@@ -53,7 +53,7 @@ def test_policy_option_from_the_command_line(registry):
 
 def test_the_discriminator_sees_augmented_reals_and_fakes(registry, tmp_path):
     trainer = Trainer(digits(registry, 1), registry, tmp_path)
-    d = trainer.d_update()
+    d = trainer.stepper.d_update()
     assert d.real_input.shape == d.real.shape and not torch.equal(d.real_input, d.real)
     assert not torch.equal(d.fake_input, d.fake)
 

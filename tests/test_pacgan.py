@@ -51,7 +51,7 @@ def test_a_packed_run_builds_d_for_m_times_d_inputs_trains_and_resumes(registry,
     first = next(mod for mod in trainer.D.modules() if isinstance(mod, nn.Linear))
     assert first.in_features == 4 * 2
     assert next(mod for mod in trainer.G.modules() if isinstance(mod, nn.Linear)).in_features == 2
-    d = trainer.d_update()
+    d = trainer.stepper.d_update()
     assert d.real_out.shape == d.fake_out.shape == (32 // 4,)
     assert d.real_input.shape == (8, 8) and torch.equal(d.real_input[1, :2], d.real[4])
     assert_resume_is_bit_identical(registry, tmp_path, 200, variant="vanilla", regularizers=["pacgan:m=4"])

@@ -46,12 +46,12 @@ def test_bad_values_are_one_line_usage_errors(registry, assignment, message):
 def test_bf16_runs_the_step_under_autocast_and_keeps_fp32_weights(registry, tmp_path):
     fp32 = Trainer(tiny(registry, 1), registry, tmp_path / "a")
     bf16 = Trainer(tiny(registry, 1, ["precision=bf16"]), registry, tmp_path / "b")
-    rows = [t.train_step() for t in (fp32, bf16)]
+    rows = [t.stepper.train_step()[0] for t in (fp32, bf16)]
     # the same step, in a coarser arithmetic: close to fp32 but not equal to it
     assert not torch.equal(rows[0], rows[1])
     assert torch.allclose(rows[0], rows[1], rtol=0.05, atol=0.05)
     assert all(p.dtype == torch.float32 for p in [*bf16.G.parameters(), *bf16.D.parameters()])
-    with bf16.precision():
+    with bf16.stepper.precision():
         assert bf16.G(bf16.noise()).dtype == torch.bfloat16
     assert bf16.sample(bf16.preview_noise).dtype == torch.float32  # previews and evaluation: fp32
 

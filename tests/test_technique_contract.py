@@ -160,9 +160,9 @@ def assert_resumes_bit_identically(reg, tmp_path, steps=100, **kw):
 def test_relativistic_average_loss_sees_real_logits_trains_and_resumes(reg, tmp_path):
     trainer = Trainer(cfg_for(reg, 1, loss="ragan-test"), reg, tmp_path / "t")
     seen = []
-    trainer.g_loss = lambda fake_out, real_out: (seen.append(real_out), trainer.loss.g_loss(
+    trainer.stepper.lanes.g_loss = lambda fake_out, real_out: (seen.append(real_out), trainer.loss.g_loss(
         fake_out, real_out))[1]
-    trainer.train_step()
+    trainer.stepper.train_step()
     assert seen[0] is not None and seen[0].shape == (32,) and not seen[0].requires_grad
     assert_resumes_bit_identically(reg, tmp_path, loss="ragan-test")
 
@@ -189,9 +189,9 @@ def test_weight_clipping_with_rmsprop_bounds_d_trains_and_resumes(reg, tmp_path)
 
 def test_input_transform_reaches_everything_d_sees_and_resumes_with_its_state(reg, tmp_path):
     trainer = Trainer(cfg_for(reg, 1, regularizers=["sign-noise:sigma=0.5"]), reg, tmp_path / "t")
-    d = trainer.d_update()
+    d = trainer.stepper.d_update()
     assert not torch.equal(d.real_input, d.real) and not torch.equal(d.fake_input, d.fake)
-    g = trainer.g_update()
+    g = trainer.stepper.g_update()
     assert not torch.equal(g.fake_input, g.fake) and g.fake_input.grad_fn is not None
     state = assert_resumes_bit_identically(reg, tmp_path, regularizers=["sign-noise"])
     assert state["techniques"]["sign-noise"]["seen"] == 100 * 32
@@ -224,7 +224,7 @@ def test_a_technique_can_replace_the_step(reg, tmp_path):
             return _step(*a, **k)
 
         opt.step = counted
-    trainer.train_step()
+    trainer.stepper.train_step()
     assert calls == {"d": 2, "g": 1}
     assert_resumes_bit_identically(reg, tmp_path, steps=20, regularizers=["two-d"])
 
@@ -244,7 +244,7 @@ def test_ema_is_a_technique_whose_average_samples(reg, tmp_path):
     cfg = cfg_for(reg, 20, regularizers=["ema:decay=0.5"])
     trainer = Trainer(cfg, reg, tmp_path / "t")
     (ema,) = [t for n, t in trainer.run.techniques if n == "ema"]
-    trainer.train_step()
+    trainer.stepper.train_step()
     assert trainer.run.sampling_generator() is ema.average is not trainer.G
     with pytest.raises(UsageError, match="--reg ema:decay=0.999"):
         RunConfig.from_dict({**cfg.to_dict(), "ema_decay": 0.999})
@@ -253,7 +253,7 @@ def test_ema_is_a_technique_whose_average_samples(reg, tmp_path):
 def test_ema_average_matches_hand_computation(reg, tmp_path):
     trainer = Trainer(cfg_for(reg, 1, regularizers=["ema:decay=0.75"]), reg, tmp_path / "t")
     before = [p.clone() for p in trainer.G.parameters()]
-    trainer.train_step()
+    trainer.stepper.train_step()
     (ema,) = [t for n, t in trainer.run.techniques if n == "ema"]
     for b, p, a in zip(before, trainer.G.parameters(), ema.average.parameters()):
         assert torch.allclose(a, 0.75 * b + 0.25 * p)
@@ -264,7 +264,7 @@ def test_optimizer_and_prior_come_from_the_config(reg, tmp_path):
     assert cfg.to_dict()["prior"] == {"name": "uniform", "options": {}}
     assert cfg.optimizer_d.options["alpha"] == 0.9 and cfg.optimizer_g.name == "adam"
     trainer = Trainer(cfg, reg, tmp_path / "t")
-    z = trainer.noise()
+    z, _ = trainer.noise()
     assert z.min() >= -1 and z.max() <= 1
     assert trainer.opt_d.param_groups[0]["alpha"] == 0.9
 

@@ -56,7 +56,7 @@ def test_generator_loss_is_the_mean_over_the_kept_fakes(registry, tmp_path):
         out = D(G(G.sample_noise(32)))
     expected = F.softplus(-out.topk(16).values).mean()  # non-saturating: -log sigmoid
     torch.set_rng_state(rng)
-    g = trainer.g_update()
+    g = trainer.stepper.g_update()
     assert torch.allclose(g.log[0], expected)
     assert not torch.allclose(g.log[0], F.softplus(-out).mean())
 

@@ -106,7 +106,7 @@ def test_feature_matching_alone_drives_the_generator(registry, tmp_path):
     cfg = tiny(registry, 1, variant="feature-matching")
     trainer = Trainer(cfg, registry, tmp_path)
     before = [p.clone() for p in trainer.G.parameters()]
-    trainer.train_step()
+    trainer.stepper.train_step()
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
 
 
@@ -120,7 +120,7 @@ def test_generator_step_leaves_discriminator_gradients_alone(registry, tmp_path)
         return d_step(*args, **kwargs)
 
     trainer.opt_d.step = record_then_step
-    trainer.train_step()
+    trainer.stepper.train_step()
     # the G step backpropagates through D but must not add to D's gradients
     assert len(snapshots) == 1
     assert all(torch.equal(a, p.grad) for a, p in zip(snapshots[0], trainer.D.parameters()))
@@ -133,7 +133,7 @@ def test_simultaneous_step_takes_both_gradients_before_either_side_moves(registr
     G0, D0 = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     state = torch.get_rng_state()
     source = copy.deepcopy(trainer.source.state_dict())
-    trainer.train_step()
+    trainer.stepper.train_step()
     # the same step by hand: one batch, one noise draw, both losses against the old networks
     torch.set_rng_state(state)
     trainer.source.load_state_dict(source)
@@ -163,7 +163,7 @@ def test_generator_statistics_move_only_in_its_own_update(registry, tmp_path):
         trainer = Trainer(cfg, registry, tmp_path / stats)
         bn = [m for m in trainer.G.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
         before = bn.running_mean.clone()
-        trainer.d_update()  # draws fakes from G in train mode
+        trainer.stepper.d_update()  # draws fakes from G in train mode
         assert (not torch.equal(before, bn.running_mean)) == moved, stats
-        trainer.g_update()  # G's own update moves them in both modes
+        trainer.stepper.g_update()  # G's own update moves them in both modes
         assert not torch.equal(before, bn.running_mean)

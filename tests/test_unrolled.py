@@ -22,7 +22,7 @@ def test_one_step_matches_a_hand_written_unrolled_step(registry, tmp_path):
     trainer = Trainer(cfg, registry, tmp_path)
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     rng, data = torch.get_rng_state(), trainer.source.state_dict()
-    trainer.train_step()
+    trainer.stepper.train_step()
 
     # the same step by hand: torch.optim, the minimax loss, the same batches and noise
     torch.set_rng_state(rng)
@@ -65,7 +65,7 @@ def test_zero_unrolling_is_the_plain_step(registry, tmp_path):
     for name, regs in (("plain", []), ("unrolled", ["unrolled:k=0"])):
         trainer = Trainer(tiny(registry, 3, variant="vanilla", regularizers=regs), registry, tmp_path / name)
         for _ in range(3):  # built, then stepped, before the next one seeds the global RNG again
-            trainer.train_step()
+            trainer.stepper.train_step()
         trainers.append(trainer)
     plain, unrolled = trainers
     assert same(plain.G, unrolled.G) and same(plain.D, unrolled.D)

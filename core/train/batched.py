@@ -7,27 +7,30 @@ per-operation overhead rather than arithmetic, that is most of the time (the mea
 gains are in benchmarks/results/perf.md). One optimizer over the stacked tensors is S
 optimizers when its update is elementwise (Adam, RMSprop: ``Optimizer.elementwise``).
 
-Every seed keeps what a one-by-one run has: its own ``Trainer`` (config, run directory,
-data order, RNG stream, log window, checkpoints, evaluations, samples). The stacked state
-is written back into the seeds' trainers before anything reads it (an evaluation, a
-checkpoint, samples), so a batched run writes today's files and resumes from them, batched
-or one by one. Randomness is drawn seed by seed from each seed's own RNG state, in the
-order a one-by-one run draws it, so the S runs equal one-by-one training up to
-floating-point reassociation (a vmapped matmul may sum in another order).
+The step is the one of ``ganagerie.train.step``: ``SeedStack`` is its ``Lanes`` for S
+seeds. Every seed keeps what a one-by-one run has: its own ``Trainer`` (config, run
+directory, data order, RNG stream, log window, technique instances, checkpoints,
+evaluations, samples). Each seed's networks become views of the stacked tensors, so what
+reads them (a technique's hook, an evaluation, a checkpoint) sees the stack's current
+weights; only the optimizer state is written back, before a checkpoint.
 
-What is batched, and what makes a cell train one seed at a time instead (``why_not``
-answers in one line): every loss that ``torch.vmap`` can map over the seeds (all built-in
-ones); architectures whose forward it can map (the MLP and DCGAN, batch norm included:
-the stacked running statistics move per seed); optimizers that declare ``elementwise``;
-and techniques that declare ``seed_batched`` (their penalties take seed-stacked contexts:
-``DStep.batch_dims == 2``). The others change the networks or keep state in ways one
-stacked step cannot honour; docs/plugins.md lists each built-in with its reason.
+A technique's hooks run once per seed, on that seed's slice of the step's tensors, its
+own networks and its own instance, under that seed's RNG: a technique written for one run
+is correct for S seeds. A technique that declares ``seed_batched`` has its penalties and
+after-step hooks called once with the stacked context instead (faster; the kit checks
+that it gives what one run by one gives). Randomness is drawn seed by seed from each
+seed's own RNG state, in the order a one-by-one run draws it, so the S runs equal
+one-by-one training up to floating-point reassociation (a vmapped matmul may sum in
+another order). What makes a cell train one seed at a time instead, ``why_not`` says in
+one line: a loss, architecture or optimizer that cannot be mapped over seeds, compiled or
+bf16 runs, and on a CPU sizes where batching does not pay.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -35,15 +38,16 @@ import torch
 from torch import Tensor, nn
 from torch.func import stack_module_state
 
-from ..components import TECHNIQUE_METHODS, DStep, GStep, generator_loss, implements
+from ..components import DStep, GStep, Technique, generator_loss, implements
 from ..config import RunConfig
 from ..registry import Registry
 from .build import build_dataset, build_optimizer
-from .trainer import Trainer, TrainResult, _separation, _total, frozen_batchnorm_stats
+from .step import Lanes, Step, _net_call, measures_diagnostics
+from .trainer import Trainer, TrainResult
 
-#: the only hooks a seed-batched technique may implement (the others see one run's state);
-#: ``setup`` runs on each seed's networks before they are stacked
-BATCHED_HOOKS = ("discriminator_shape", "setup", "d_penalty", "g_penalty")
+#: the hooks a ``seed_batched`` technique has called once with the stacked context; every
+#: other hook, and every hook of the other techniques, runs once per seed
+STACKED_HOOKS = ("d_penalty", "g_penalty", "after_d_step", "after_g_step")
 
 #: ``--batch-seeds auto`` on a CPU batches a cell when G's and D's parameters times the batch
 #: size stay at or below this, and the cell has at least ``CPU_MIN_SEEDS`` seeds to train.
@@ -66,14 +70,6 @@ def why_not(cfg: RunConfig, registry: Registry, mode: str = "on", seeds: int | N
                 "(--batch-seeds on to batch anyway)")
     if cfg.compile or cfg.precision != "fp32":
         return "compiled and bf16 runs train one seed at a time (the stacked step is eager fp32)"
-    for spec in cfg.regularizers:
-        tech = registry.create("regularizer", spec.name, spec.options)
-        if not getattr(tech, "seed_batched", False):
-            return f"technique '{spec.name}' is not seed-batched"
-        extra = [m for m in TECHNIQUE_METHODS if m not in BATCHED_HOOKS and m != "load_state_dict"
-                 and implements(tech, m)]
-        if extra:
-            return f"technique '{spec.name}' implements {extra[0]}, which a seed-batched step cannot call"
     for side in ("optimizer_g", "optimizer_d"):
         spec = getattr(cfg, side)
         if not getattr(registry.create("optimizer", spec.name, spec.options), "elementwise", False):
@@ -113,8 +109,10 @@ def _probe(cfg: RunConfig, registry: Registry) -> tuple[tuple[nn.Module, ...] | 
     try:
         with torch.device("meta"):
             G, D = Stacked([c[0] for c in copies]), Stacked([c[1] for c in copies])
-            x = G(torch.zeros(2, 3, G.latent_dim or 1))
-            D.classify(D.features(x))
+            y = torch.zeros(2, 3, dtype=torch.long)  # classes, for conditional networks
+            _net_call(G, torch.zeros(2, 3, G.latent_dim or 1), y)
+            x = torch.zeros(2, 3, *d_shape)  # what D sees, after a technique's packing
+            _net_call(D, _net_call(D, x, y, "features"), y, "classify")
     except Exception as exc:  # an op without a batching rule: the reason names it
         return copies[0], (f"architecture '{cfg.arch.name}' cannot be mapped over seeds "
                            f"({str(exc).splitlines()[0][:80]})")
@@ -180,8 +178,29 @@ class Stacked:
         self.latent_dim = getattr(self.base, "latent_dim", None)
         self._slots = [(*_slot(self.base, k), "_parameters") for k in self.params]
         self._slots += [(*_slot(self.base, k), "_buffers") for k in self.buffers]
-        self._mapped = {m: mapped(lambda net, x, m=m: getattr(net, m)(x), self)
+        self.conditional = getattr(self.base, "conditional", False)
+        self._mapped = {m: mapped(lambda net, x, *y, m=m: getattr(net, m)(x, *y), self)
                         for m in ("forward", "features", "classify") if hasattr(self.base, m)}
+
+    def bind_views(self) -> None:
+        """Make each seed's own network hold views of the stacked tensors (autograd views of
+        the parameters): the seed's modules then read, and in-place hooks write, the stack."""
+        for s, net in enumerate(self.nets):
+            for k, v in self.params.items():
+                owner, name = _slot(net, k)
+                owner._parameters[name] = v[s]
+            for k, v in self.buffers.items():
+                owner, name = _slot(net, k)
+                owner._buffers[name] = v[s]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The stacked parameters and buffers, detached (what ``load_state_dict`` restores)."""
+        return {k: v.detach() for k, v in (*self.params.items(), *self.buffers.items())}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for k, v in (*self.params.items(), *self.buffers.items()):
+            v.copy_(state[k])
 
     def state(self) -> tuple[Tensor, ...]:
         """The stacked parameters and buffers, in slot order (what ``bound`` takes, per seed)."""
@@ -200,14 +219,14 @@ class Stacked:
             for (owner, name, kind), value in zip(slots, saved):
                 getattr(owner, kind)[name] = value
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self._mapped["forward"](x)
+    def __call__(self, x: Tensor, *y: Tensor) -> Tensor:
+        return self._mapped["forward"](x, *y)
 
-    def features(self, x: Tensor) -> Tensor:
-        return self._mapped["features"](x)
+    def features(self, x: Tensor, *y: Tensor) -> Tensor:
+        return self._mapped["features"](x, *y)
 
-    def classify(self, h: Tensor) -> Tensor:
-        return self._mapped["classify"](h)
+    def classify(self, h: Tensor, *y: Tensor) -> Tensor:
+        return self._mapped["classify"](h, *y)
 
     def modules(self) -> Iterator[nn.Module]:
         return self.base.modules()
@@ -227,14 +246,6 @@ class Stacked:
             return next(iter(self.params.values())).new_zeros(len(self.nets))
         return torch.linalg.vector_norm(torch.cat(grads, dim=1), dim=1)
 
-    @torch.no_grad()
-    def write_back(self) -> None:
-        for s, net in enumerate(self.nets):
-            for k, v in net.named_parameters():
-                v.copy_(self.params[k][s])
-            for k, v in net.named_buffers():
-                v.copy_(self.buffers[k][s])
-
 
 def mapped(fn: Callable[..., Any], *nets: Stacked) -> Callable[..., Any]:
     """``fn(*networks, *inputs)`` over the seed axis in one ``torch.vmap`` call: each of ``nets``
@@ -249,8 +260,133 @@ def mapped(fn: Callable[..., Any], *nets: Stacked) -> Callable[..., Any]:
     return lambda *xs: vmapped(tuple(net.state() for net in nets), *xs)
 
 
+class SeedStack(Lanes):
+    """The step's ``Lanes`` for the S seeds of one cell: stacked networks, one optimizer per
+    side over the stacked tensors, each seed's data and RNG, each seed's technique hooks."""
+
+    batch_dims = 2
+
+    def __init__(self, trainers: Sequence[Trainer]):
+        self.trainers = list(trainers)
+        first = self.trainers[0]
+        cfg, registry = first.cfg, first.registry
+        self.rng = SeedRng([(t.rng_at_start, t.cuda_rng_at_start) for t in self.trainers])
+        self.G = Stacked([t.G for t in self.trainers])
+        self.D = Stacked([t.D for t in self.trainers])
+        self.G.bind_views()
+        self.D.bind_views()
+        self.opt_g = build_optimizer(registry, cfg.optimizer_g, self.G.parameters(), cfg.lr_g, cfg.betas_g)
+        self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d, cfg.betas_d)
+        _stack_optimizer_state(self.opt_g, [t.opt_g for t in self.trainers], self.G)
+        _stack_optimizer_state(self.opt_d, [t.opt_d for t in self.trainers], self.D)
+        loss = first.loss  # a loss keeps no state: one instance serves every seed
+        d_loss, g_loss = loss.d_loss, generator_loss(loss)
+
+        def d_side(d: nn.Module, real_in: Tensor, fake_in: Tensor, *ys: Tensor) -> tuple[Tensor, ...]:
+            real_y, fake_y = ys or (None, None)
+            real_out, fake_out = _net_call(d, real_in, real_y), _net_call(d, fake_in, fake_y)
+            return real_out, fake_out, d_loss(real_out, fake_out)
+
+        def g_side(d: nn.Module, fake_in: Tensor, fake_y: Tensor | None, real_in: Tensor | None,
+                   real_y: Tensor | None) -> tuple[Tensor, ...]:
+            feats = _net_call(d, fake_in, fake_y, "features")
+            fake_out = _net_call(d, feats, fake_y, "classify")
+            if real_in is None:
+                return feats, fake_out
+            with torch.no_grad():
+                return feats, fake_out, _net_call(d, real_in, real_y)
+
+        self._d_side = mapped(d_side, self.D)
+        # torch.vmap maps tensors only: one mapped call for each set of inputs a G update has
+        self._g_side = {(y, r): mapped(lambda d, x, *rest, y=y, r=r: g_side(d, x, *_unpack(rest, y, r)),
+                                       self.D) for y in (False, True) for r in (False, True)}
+        self._g_loss = torch.vmap(lambda fake_out: g_loss(fake_out, None))
+        self._g_loss_real = torch.vmap(g_loss)
+
+    def generate(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return _net_call(self.G, z, y)
+
+    def d_side(self, real_in, fake_in, real_y, fake_y):
+        ys = () if real_y is None else (real_y, fake_y)
+        return self._d_side(real_in, fake_in, *ys)
+
+    def g_side(self, fake_in, fake_y, real_in, real_y):
+        rest = [t for t in (fake_y, real_in, real_y) if t is not None]
+        out = self._g_side[(fake_y is not None, real_in is not None)](fake_in, *rest)
+        return (*out, None) if real_in is None else out
+
+    def g_loss(self, fake_out, real_out):
+        return self._g_loss(fake_out) if real_out is None else self._g_loss_real(fake_out, real_out)
+
+    def grad_norm(self, net: Stacked) -> Tensor:
+        return net.grad_norms()
+
+    def call(self, techs: Sequence[Technique], method: str, *args: Any) -> Any:
+        """Once with the stacked context for a ``seed_batched`` technique's penalties and
+        after-step hooks; else once per seed (its instance, its slice, its networks, its RNG),
+        the results stacked."""
+        if method in STACKED_HOOKS and getattr(techs[0], "seed_batched", False):
+            return getattr(techs[0], method)(*args)
+        out = []
+        for s, tech in enumerate(techs):
+            with self.rng.use(s):
+                out.append(getattr(tech, method)(*(self._slice(a, s) for a in args)))
+        if all(o is None for o in out):
+            return None
+        like = next(o for o in out if o is not None)
+        return torch.stack([like.new_zeros(like.shape) if o is None else o for o in out])
+
+    def _slice(self, value: Any, s: int) -> Any:
+        """Seed ``s``'s part of a hook's argument: its rows of a tensor, its own networks and
+        rows in a context."""
+        if isinstance(value, Tensor):
+            return value[s]
+        if isinstance(value, (DStep, GStep)):
+            t = self.trainers[s]
+            fields = {f: getattr(value, f) for f in _CONTEXT_TENSORS if hasattr(value, f)}
+            return dataclasses.replace(
+                value, generator=t.G, discriminator=t.D, batch_dims=1, seed_rng=None,
+                **{f: None if v is None else v[s] for f, v in fields.items()})
+        return value
+
+    def next_real(self) -> tuple[Tensor, Tensor | None]:
+        return _stack_pairs([t.next_batch() for t in self.trainers])
+
+    def noise(self) -> tuple[Tensor, Tensor | None]:
+        pairs = []
+        for s, t in enumerate(self.trainers):
+            with self.rng.use(s):
+                pairs.append(t.noise())
+        return _stack_pairs(pairs)
+
+    def sync(self) -> None:
+        """Write the stacked optimizer state into every seed's optimizer (the networks are views)."""
+        _write_back_optimizer(self.opt_g, [t.opt_g for t in self.trainers], self.G)
+        _write_back_optimizer(self.opt_d, [t.opt_d for t in self.trainers], self.D)
+
+
+#: the per-sample tensors of a step context, sliced per seed for a per-seed hook
+_CONTEXT_TENSORS = ("real", "fake", "real_out", "fake_out", "z", "real_input", "fake_input",
+                    "fake_features", "real_labels", "fake_labels")
+
+
+def _unpack(rest: Sequence[Tensor], labelled: bool, with_real: bool) -> tuple[Tensor | None, ...]:
+    """``(fake_y, real_in, real_y)`` from the tensors a mapped G-side call was given."""
+    it = iter(rest)
+    fake_y = next(it) if labelled else None
+    real_in = next(it) if with_real else None
+    real_y = next(it) if labelled and with_real else None
+    return fake_y, real_in, real_y
+
+
+def _stack_pairs(pairs: Sequence[tuple[Tensor, Tensor | None]]) -> tuple[Tensor, Tensor | None]:
+    xs, ys = zip(*pairs)
+    return torch.stack(xs), (None if ys[0] is None else torch.stack(ys))
+
+
 class SeedBatch:
-    """Trains the trainers of one cell's seeds together; each keeps its own files and state.
+    """Trains the trainers of one cell's seeds together through the one step; each keeps its
+    own files and state.
 
     The trainers must be at the same step, built from configs that differ only in the seed
     (the harness groups them so), and ``why_not`` must have found nothing.
@@ -259,152 +395,39 @@ class SeedBatch:
     def __init__(self, trainers: Sequence[Trainer]):
         self.trainers = list(trainers)
         first = self.trainers[0]
-        self.cfg, self.device, self.step = first.cfg, first.device, first.step
-        if any(t.step != self.step for t in self.trainers):
+        self.cfg = first.cfg
+        if any(t.step != first.step for t in self.trainers):
             raise ValueError("seed-batched runs must start at the same step")
-        self.rng = SeedRng([(t.rng_at_start, t.cuda_rng_at_start) for t in self.trainers])
-        self.loss, self.g_loss = first.loss, first.g_loss
-        self.g_needs_real = first.g_needs_real
-        self.d_pens, self.g_pens = first.d_pens, first.g_pens  # stateless: seed 0's instances serve all
-        self.G = Stacked([t.G for t in self.trainers])
-        self.D = Stacked([t.D for t in self.trainers])
-        cfg, registry = self.cfg, first.registry
-        self.opt_g = build_optimizer(registry, cfg.optimizer_g, self.G.parameters(), cfg.lr_g, cfg.betas_g)
-        self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d, cfg.betas_d)
-        _stack_optimizer_state(self.opt_g, [t.opt_g for t in self.trainers], self.G)
-        _stack_optimizer_state(self.opt_d, [t.opt_d for t in self.trainers], self.D)
-        self.last_real = torch.stack([t.last_real for t in self.trainers])
+        self.lanes = SeedStack(self.trainers)
+        techniques = [(name, tuple(t.run.techniques[i][1] for t in self.trainers))
+                      for i, (name, _) in enumerate(first.run.techniques)]
+        self.stepper = Step(self.lanes, self.cfg, first.loss, techniques)
+        self.stepper.step = first.step
+        self.stepper.last_real = torch.stack([t.stepper.last_real for t in self.trainers])
+        if first.stepper.real_y is not None:
+            self.stepper.real_y = torch.stack([t.stepper.real_y for t in self.trainers])
         self.live = [True] * len(self.trainers)
-        # each update's network calls and loss in one mapped call (see ``mapped``)
-        self._d_from_fake = mapped(self._d_side, self.D)
-        self._d_from_noise = mapped(self._d_side_from_noise, self.G, self.D)
-        self._g_from_fake = mapped(self._g_side, self.D)
-        self._g_from_noise = mapped(self._g_side_from_noise, self.G, self.D)
-
-    # -- one seed's network calls and losses, mapped over the seeds ----------------------------
-
-    def _d_side(self, d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, ...]:
-        real_out, fake_out = d(real), d(fake)
-        gap, accuracy = _separation(real_out.detach(), fake_out.detach())
-        return real_out, fake_out, self.loss.d_loss(real_out, fake_out), gap, accuracy
-
-    def _d_side_from_noise(self, g: nn.Module, d: nn.Module, real: Tensor, z: Tensor) -> tuple[Tensor, ...]:
-        with torch.no_grad():
-            fake = g(z)
-        return fake, *self._d_side(d, real, fake)
-
-    def _g_side(self, d: nn.Module, fake: Tensor, *real: Tensor) -> tuple[Tensor, ...]:
-        feats = d.features(fake)
-        fake_out = d.classify(feats)
-        if not real:  # the loss does not read D's logits on the real batch
-            return feats, fake_out, self.g_loss(fake_out, None)
-        with torch.no_grad():
-            real_out = d(real[0])
-        return feats, fake_out, self.g_loss(fake_out, real_out), real_out
-
-    def _g_side_from_noise(self, g: nn.Module, d: nn.Module, z: Tensor, *real: Tensor) -> tuple[Tensor, ...]:
-        fake = g(z)
-        return fake, *self._g_side(d, fake, *real)
-
-    # -- one step for all seeds ---------------------------------------------------------------
-
-    def train_step(self) -> Tensor:
-        """Like ``Trainer.train_step``: rows ``[S, columns]``."""
-        if self.cfg.update == "simultaneous":
-            real, z = self.next_real(), self.noise()
-            fake = self.G(z)
-            g = self.g_update(real, z, fake, apply=False)
-            d = self.d_update(real, z, fake.detach())
-            self.opt_g.step()
-            return torch.cat([d.log, g.log], dim=1)
-        for _ in range(self.cfg.n_critic):
-            d = self.d_update()
-        g = self.g_update()
-        return torch.cat([d.log, g.log], dim=1)
-
-    def d_update(self, real: Tensor | None = None, z: Tensor | None = None,
-                 fake: Tensor | None = None) -> DStep:
-        G, D = self.G, self.D
-        D.requires_grad_(True)
-        real = self.next_real() if real is None else real
-        if fake is None:
-            z = self.noise() if z is None else z
-            with self.frozen_generator_stats():
-                fake, real_out, fake_out, d_loss, gap, accuracy = self._d_from_noise(real, z)
-        else:
-            real_out, fake_out, d_loss, gap, accuracy = self._d_from_fake(real, fake)
-        ctx = DStep(G, D, real, fake, real_out, fake_out, z, self.step, real, fake,  # type: ignore[arg-type]
-                    batch_dims=2, seed_rng=self.rng)
-        pens = [t.d_penalty(ctx) for _, t in self.d_pens]
-        pens = [d_loss.new_zeros(d_loss.shape) if p is None else p.expand_as(d_loss) for p in pens]
-        self.opt_d.zero_grad(set_to_none=True)
-        _total(d_loss, pens).sum().backward()  # seeds are independent: each gets its own gradient
-        d_grad = D.grad_norms()
-        self.opt_d.step()
-        ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens), gap, accuracy, d_grad], dim=1)
-        return ctx
-
-    def g_update(self, real: Tensor | None = None, z: Tensor | None = None,
-                 fake: Tensor | None = None, apply: bool = True) -> GStep:
-        G, D = self.G, self.D
-        D.requires_grad_(False)
-        real = self.last_real if real is None else real
-        z = self.noise() if z is None else z
-        reals = (real,) if self.g_needs_real else ()
-        if fake is None:
-            fake, feats, fake_out, g_loss, *real_out = self._g_from_noise(z, *reals)
-        else:
-            feats, fake_out, g_loss, *real_out = self._g_from_fake(fake, *reals)
-        ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out[0] if real_out else None,
-                    fake, batch_dims=2, seed_rng=self.rng)  # type: ignore[arg-type]
-        pens = [t.g_penalty(ctx) for _, t in self.g_pens]
-        pens = [g_loss.new_zeros(g_loss.shape) if p is None else p.expand_as(g_loss) for p in pens]
-        self.opt_g.zero_grad(set_to_none=True)
-        _total(g_loss * self.cfg.loss_g_weight, pens).sum().backward()
-        D.requires_grad_(True)
-        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), G.grad_norms()], dim=1)
-        if apply:
-            self.opt_g.step()
-        return ctx
-
-    def frozen_generator_stats(self) -> contextlib.AbstractContextManager:
-        return frozen_batchnorm_stats(self.G.modules(), self.cfg.generator_stats == "own-update")
-
-    def next_real(self) -> Tensor:
-        self.last_real = torch.stack([t.source.next() for t in self.trainers])
-        return self.last_real
-
-    def noise(self) -> Tensor:
-        return self.rng.each(lambda s: self.trainers[s].noise())
-
-    # -- around the step ----------------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Write the stacked networks and optimizer state into every seed's trainer."""
-        self.G.write_back()
-        self.D.write_back()
-        _write_back_optimizer(self.opt_g, [t.opt_g for t in self.trainers], self.G)
-        _write_back_optimizer(self.opt_d, [t.opt_d for t in self.trainers], self.D)
 
     def fit(self) -> list[TrainResult]:
         """Train every seed to ``cfg.steps``; a seed that diverges stops, the others go on."""
+        cfg, stepper = self.cfg, self.stepper
         for t in self.trainers:
             t.begin()
         synced_at = -1
 
         def sync() -> None:
             nonlocal synced_at
-            if synced_at != self.step:
-                self.sync()
-                synced_at = self.step
+            if synced_at != stepper.step:
+                self.lanes.sync()
+                synced_at = stepper.step
 
-        while self.step < self.cfg.steps and any(self.live):
-            rows = self.train_step()
-            self.step += 1
+        while stepper.step < cfg.steps and any(self.live):
+            rows, diags = stepper.train_step(measures_diagnostics(stepper.step, cfg.log_every, cfg.steps))
+            stepper.step += 1
             for s, t in enumerate(self.trainers):
                 if self.live[s]:
-                    with self.rng.use(s):  # a checkpoint records the seed's own RNG state
-                        self.live[s] = t.end_step(rows[s], sync=sync)
+                    with self.lanes.rng.use(s):  # a checkpoint records the seed's own RNG state
+                        self.live[s] = t.end_step(rows[s], None if diags is None else diags[s], sync=sync)
         return [t.finish() for t in self.trainers]
 
 

@@ -15,10 +15,15 @@ class TensorSource:
     sees exactly the batches an uninterrupted one would.
     """
 
-    def __init__(self, data: Tensor, batch_size: int, seed: int, device: torch.device | str):
+    def __init__(self, data: Tensor, batch_size: int, seed: int, device: torch.device | str,
+                 labels: Tensor | None = None):
         if data.shape[0] < batch_size:
             raise ValueError(f"batch size {batch_size} is larger than the dataset ({data.shape[0]})")
+        if labels is not None and labels.shape != (data.shape[0],):
+            raise ValueError(f"the dataset gives {tuple(labels.shape)} labels for {data.shape[0]} samples")
         self.data = data.to(device)
+        #: the samples' classes, carried with each batch (conditional runs), else None
+        self.labels = None if labels is None else labels.to(device=device, dtype=torch.long)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.perm = self._permutation()
@@ -27,13 +32,19 @@ class TensorSource:
     def _permutation(self) -> Tensor:
         return torch.randperm(self.data.shape[0], generator=self.generator).to(self.data.device)
 
-    def next(self) -> Tensor:
+    def batch(self) -> tuple[Tensor, Tensor | None]:
+        """The next batch of samples and their labels (None without labels)."""
         if self.pos + self.batch_size > self.perm.shape[0]:
             self.perm = self._permutation()
             self.pos = 0
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
-        return self.data.index_select(0, idx)
+        labels = None if self.labels is None else self.labels.index_select(0, idx)
+        return self.data.index_select(0, idx), labels
+
+    def next(self) -> Tensor:
+        """The next batch of samples."""
+        return self.batch()[0]
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..components import DStep, GStep, StepRunner, Technique, generator_loss, implements
+from ..components import Dataset, implements
 from ..config import RunConfig, check_device
 from ..errors import UsageError
 from ..evaluation.score import evaluate_generator
@@ -26,6 +25,7 @@ from .distributed import current as current_world
 from .progress import Progress
 from .rundir import RunDir
 from .samples import save_samples
+from .step import DIAGNOSTICS, OneRun, Step, measures_diagnostics
 
 
 @dataclass
@@ -36,8 +36,10 @@ class TrainResult:
     last: dict[str, float] = field(default_factory=dict)
 
 
-class Trainer(StepRunner):
-    """Holds one run's components and state; ``fit`` trains to ``config.steps``."""
+class Trainer:
+    """One run: its components, its step (``ganagerie.train.step``) and the bookkeeping around
+    it (run directory, log window, checkpoints, RNG, evaluation, samples); ``fit`` trains to
+    ``config.steps``."""
 
     def __init__(self, cfg: RunConfig, registry: Registry, run_dir: str | Path):
         self.cfg = cfg
@@ -49,158 +51,71 @@ class Trainer(StepRunner):
         torch.set_num_threads(cfg.threads)
         self.run = build_run(cfg, registry, self.device)
         self.dataset, self.G, self.D = self.run.dataset, self.run.generator, self.run.discriminator
-        self.generator, self.discriminator = self.G, self.D  # the StepRunner names
         self.loss = registry.create("loss", cfg.loss.name, cfg.loss.options)
-        self.g_loss = generator_loss(self.loss)
-        self.g_needs_real = bool(getattr(self.loss, "g_needs_real", False))
-        techs = self.run.techniques
-        self.transforms = [t for _, t in techs if implements(t, "transform")]
-        self.d_pens = [(n, t) for n, t in techs if implements(t, "d_penalty")]
-        self.g_pens = [(n, t) for n, t in techs if implements(t, "g_penalty")]
-        self.selectors = [t for _, t in techs if implements(t, "generator_logits")]
-        self.after_d = [t for _, t in techs if implements(t, "after_d_step")]
-        self.after_g = [t for _, t in techs if implements(t, "after_g_step")]
-        self.loggers = [(n, t) for n, t in techs if implements(t, "log_values")]
-        steppers = [(n, t) for n, t in techs if implements(t, "train_step")]
-        if len(steppers) > 1:
-            raise UsageError(f"techniques {' and '.join(n for n, _ in steppers)} both replace the "
-                             "training step; use one of them")
-        self.step_owner: Technique | None = steppers[0][1] if steppers else None
         self.opt_g = build_optimizer(registry, cfg.optimizer_g, self.G.parameters(), cfg.lr_g,
                                      cfg.betas_g)
         self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d,
                                      cfg.betas_d)
-        self.optimizer_g, self.optimizer_d, self.n_critic = self.opt_g, self.opt_d, cfg.n_critic
         if cfg.compile:  # after the techniques' setup: EMA's copy of G stays eager
             _compile(self.G, self.D)
         if cfg.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise UsageError(f"precision bf16: {torch.cuda.get_device_name(self.device)} has no bfloat16; "
                              "use --set precision=fp32")
+        self.num_classes = _classes_for(cfg, self.G, self.D, self.dataset)
+        train_split = self.dataset.load("train")
         try:
-            self.source = TensorSource(self.dataset.load("train").x, cfg.batch_size,
-                                       derive_seed(cfg.seed, "data"), self.device)
+            self.source = TensorSource(train_split.x, cfg.batch_size, derive_seed(cfg.seed, "data"),
+                                       self.device, labels=train_split.y if self.num_classes else None)
         except ValueError as exc:
             raise UsageError(f"{exc}; pass a smaller --batch-size") from None
-        self.last_real = self.world.local(self.source.data[: cfg.batch_size])
-        self.step = 0
+        lanes = OneRun(self.G, self.D, self.opt_g, self.opt_d, self.loss, self.next_batch, self.noise)
+        try:
+            self.stepper = Step(lanes, cfg, self.loss, [(n, (t,)) for n, t in self.run.techniques],
+                                self.world)
+        except ValueError as exc:  # two techniques that both replace the step
+            raise UsageError(str(exc)) from None
+        first = slice(0, cfg.batch_size)
+        self.stepper.last_real = self.world.local(self.source.data[first])
+        if self.source.labels is not None:
+            self.stepper.real_y = self.world.local(self.source.labels[first])
         try:  # a transform that cannot take this run's batches (PacGAN's m must divide them) fails now
             devices = [self.device] if self.device.type == "cuda" else []
             with torch.no_grad(), torch.random.fork_rng(devices=devices):
-                self.seen_by_d(self.last_real)
+                self.stepper.seen_by_d(self.stepper.last_real)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         preview = torch.Generator().manual_seed(derive_seed(cfg.seed, "eval-noise"))
         self.preview_noise = self.G.sample_noise(cfg.n_preview, generator=preview)
-        self.log_names = (["d_loss", *(f"d/{n}" for n, _ in self.d_pens), *DIAGNOSTICS_D,
-                           "g_loss", *(f"g/{n}" for n, _ in self.g_pens), *DIAGNOSTICS_G])
+        self.loggers = [(n, t) for n, t in self.run.techniques if implements(t, "log_values")]
+        self.log_names = [*self.stepper.log_names, *DIAGNOSTICS]
         # the running log window is part of the state: a resumed run logs the same rows
-        self.window_sums = torch.zeros(len(self.log_names), device=self.device)
+        self.window_sums = torch.zeros(len(self.stepper.log_names), device=self.device)
         self.window_n = 0
+        self.diag_sums = torch.zeros(len(DIAGNOSTICS), device=self.device)
+        self.diag_n = 0
         self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
 
-    # -- the step: reads top to bottom; no host sync, no plugin-manager call -----------
+    @property
+    def step(self) -> int:
+        """Generator steps done (the step's own count, which contexts carry)."""
+        return self.stepper.step
 
-    def train_step(self) -> torch.Tensor:
-        """n_critic D updates and one G update (or a technique's own order of them), in the
-        run's precision; returns the logged values, detached."""
-        with self.precision():
-            if self.step_owner is not None:
-                return self.step_owner.train_step(self)
-            if self.cfg.update == "simultaneous":  # PacGAN's code: both sides from one batch and noise
-                real, z = self.next_real(), self.noise()
-                fake = self.G(z)  # one G forward: its batch statistics move once per step
-                g = self.g_update(real, z, fake, apply=False)  # G's gradient against D before D moves
-                d = self.d_update(real, z, fake.detach())
-                return self.log_row(d, self.apply_g(g))
-            for _ in range(self.cfg.n_critic):
-                d = self.d_update()
-            g = self.g_update()
-            return self.log_row(d, g)
+    @step.setter
+    def step(self, value: int) -> None:
+        self.stepper.step = value
 
-    def d_update(self, real=None, z=None, fake=None) -> DStep:
-        G, D = self.G, self.D
-        D.requires_grad_(True)
-        real = self.next_real() if real is None else real
-        if fake is None:
-            z = self.noise() if z is None else z
-            with torch.no_grad(), self.frozen_generator_stats():
-                fake = G(z)
-        real_in, fake_in = self.seen_by_d(real), self.seen_by_d(fake)
-        real_out, fake_out = D(real_in), D(fake_in)
-        ctx = DStep(G, D, real, fake, real_out, fake_out, z, self.step, real_in, fake_in)
-        d_loss = self.loss.d_loss(real_out, fake_out)
-        pens = [_as_penalty(t.d_penalty(ctx), d_loss) for _, t in self.d_pens]
-        self.opt_d.zero_grad(set_to_none=True)
-        _total(d_loss, pens).backward()
-        self.world.average_gradients(D)
-        d_grad = _grad_norm(D)
-        self.opt_d.step()
-        with torch.no_grad():
-            for t in self.after_d:
-                t.after_d_step(ctx)
-        ctx.log = torch.stack([d_loss.detach(), *(p.detach() for p in pens),
-                               *_separation(real_out.detach(), fake_out.detach()), d_grad])
-        return ctx
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next real batch and its labels (None for an unconditional run), this process's share."""
+        x, y = self.source.batch()  # every process draws the global batch
+        return self.world.local(x), (None if y is None else self.world.local(y))
 
-    def g_update(self, real=None, z=None, fake=None, apply=True) -> GStep:
-        G, D = self.G, self.D
-        D.requires_grad_(False)  # the G step needs gradients through D, not for D
-        real = self.last_real if real is None else real
-        z = self.noise() if z is None else z
-        fake = G(z) if fake is None else fake
-        fake_in = self.seen_by_d(fake)
-        feats = D.features(fake_in)
-        fake_out = D.classify(feats)
-        real_out = None
-        if self.g_needs_real:
-            with torch.no_grad():
-                real_out = D(self.seen_by_d(real))
-        ctx = GStep(G, D, real, fake, feats, fake_out, z, self.step, real_out, fake_in)
-        for t in self.selectors:
-            fake_out = t.generator_logits(fake_out, self.step)
-        g_loss = self.g_loss(fake_out, real_out)
-        pens = [_as_penalty(t.g_penalty(ctx), g_loss) for _, t in self.g_pens]
-        self.opt_g.zero_grad(set_to_none=True)
-        _total(g_loss * self.cfg.loss_g_weight, pens).backward()
-        self.world.average_gradients(G)
-        D.requires_grad_(True)
-        ctx.log = torch.stack([g_loss.detach(), *(p.detach() for p in pens), _grad_norm(G)])
-        return self.apply_g(ctx) if apply else ctx
-
-    def apply_g(self, ctx: GStep) -> GStep:
-        """G's optimizer step from the gradients its update left, then the after-G hooks."""
-        self.opt_g.step()
-        with torch.no_grad():
-            for t in self.after_g:
-                t.after_g_step(ctx)
-        return ctx
-
-    def precision(self) -> contextlib.AbstractContextManager:
-        """bfloat16 autocast when ``precision = "bf16"`` (weights and optimizer state stay fp32)."""
-        if self.cfg.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def frozen_generator_stats(self) -> contextlib.AbstractContextManager:
-        """With ``generator_stats = "own-update"`` (PacGAN's code), G's batch-norm running
-        statistics move only in G's own update, not when D's update draws fakes."""
-        return frozen_batchnorm_stats(self.G.modules(), self.cfg.generator_stats == "own-update")
-
-    def seen_by_d(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` through the run's input transforms, in the order the techniques were given."""
-        for t in self.transforms:
-            x = t.transform(x, self.step)
-        return x
-
-    def next_real(self) -> torch.Tensor:
-        self.last_real = self.world.local(self.source.next())  # every process draws the global batch
-        return self.last_real
-
-    def noise(self) -> torch.Tensor:
-        return self.world.local(self.G.sample_noise(self.cfg.batch_size))
-
-    def log_row(self, d: DStep, g: GStep) -> torch.Tensor:
-        return torch.cat([d.log, g.log])
+    def noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch of latent vectors from the prior, and the classes G is asked for (conditional runs)."""
+        n = self.cfg.batch_size
+        z = self.world.local(self.G.sample_noise(n))
+        if not self.num_classes:
+            return z, None
+        return z, self.world.local(self.G.prior.sample_labels(n, self.num_classes, self.device))
 
     def technique_logs(self) -> dict[str, float]:
         """What techniques log (``NAME/key``), read at the end of a log window."""
@@ -210,10 +125,12 @@ class Trainer(StepRunner):
     # -- around the step ------------------------------------------------------------------
 
     def fit(self, progress: bool | None = None) -> TrainResult:
+        cfg = self.cfg
         self.begin()
-        with Progress(self.cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
-            while self.step < self.cfg.steps:
-                if not self.end_step(self.train_step(), bar):
+        with Progress(cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
+            while self.step < cfg.steps:
+                row, diag = self.stepper.train_step(measures_diagnostics(self.step, cfg.log_every, cfg.steps))
+                if not self.end_step(row, diag, bar):
                     break
         return self.finish()
 
@@ -227,15 +144,19 @@ class Trainer(StepRunner):
         self.final_eval: dict[str, Any] | None = None  # the evaluation at the last step
         self.t0 = time.perf_counter()
 
-    def end_step(self, row: torch.Tensor, bar: Progress | None = None,
+    def end_step(self, row: torch.Tensor, diag: torch.Tensor | None = None, bar: Progress | None = None,
                  sync: Callable[[], None] | None = None) -> bool:
         """Everything after one step's update: the log window, and at their intervals the
-        metrics row, evaluation, checkpoint and samples. ``sync`` (the seed-batched trainer's)
-        brings the networks and optimizer state up to date before anything reads them.
-        Returns False when the run stopped (diverged)."""
+        metrics row, evaluation, checkpoint and samples. ``diag`` is the step's diagnostics
+        where it measured them. ``sync`` (the seed-batched driver's) brings the optimizer
+        state up to date before a checkpoint reads it. Returns False when the run stopped
+        (diverged)."""
         cfg, rd = self.cfg, self.rd
         row = self.world.mean(row)  # every process logs, and stops on, the same values
         self.window_sums += row
+        if diag is not None:
+            self.diag_sums += self.world.mean(diag)
+            self.diag_n += 1
         # the first non-finite step, kept on the device: no host sync per step
         self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
         self.step += 1
@@ -244,10 +165,12 @@ class Trainer(StepRunner):
             bar.advance()
         at_end = self.step == cfg.steps
         if self.step % cfg.log_every == 0 or at_end:
-            values = (self.window_sums / self.window_n).tolist()  # the host sync of a window
+            means = torch.cat([self.window_sums / self.window_n, self.diag_sums / max(self.diag_n, 1)])
+            values = means.tolist()  # the host sync of a window
             elapsed = time.perf_counter() - self.t0
             rate = self.window_n / elapsed if elapsed > 0 else None
-            self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
+            self.last = last = {**dict(zip(self.log_names, values)), "diag/steps": self.diag_n,
+                                **self.technique_logs()}
             # strict JSON: a non-finite value is written as null and named in "nonfinite"
             if self.world.writes:
                 append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
@@ -255,7 +178,8 @@ class Trainer(StepRunner):
             if bar is not None:
                 bar.show(last, rate or 0.0)
             self.window_sums.zero_()
-            self.window_n, self.t0 = 0, time.perf_counter()
+            self.diag_sums.zero_()
+            self.window_n, self.diag_n, self.t0 = 0, 0, time.perf_counter()
             if not all(math.isfinite(v) for v in values):
                 self.status, self.status_extra = "diverged", {"diverged_at": int(self.first_bad)}
                 return False
@@ -339,7 +263,8 @@ class Trainer(StepRunner):
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "techniques": self.run.technique_state(),
-            "log_window": {"sums": self.window_sums, "n": self.window_n, "first_bad": self.first_bad},
+            "log_window": {"sums": self.window_sums, "n": self.window_n, "first_bad": self.first_bad,
+                           "diag_sums": self.diag_sums, "diag_n": self.diag_n},
             "source": self.source.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -353,8 +278,17 @@ class Trainer(StepRunner):
         self.opt_d.load_state_dict(state["opt_d"])
         self.run.load_technique_state(state.get("techniques") or {})
         window = state["log_window"]
-        self.window_sums.copy_(window["sums"])
+        sums = window["sums"]
+        if "diag_sums" not in window:  # a checkpoint of 0.2: the diagnostics summed in the row
+            sums, diag_sums = _split_old_window(sums, self.stepper)
+            window = {**window, "diag_sums": diag_sums, "diag_n": window["n"]}
+        if sums.shape != self.window_sums.shape or window["diag_sums"].shape != self.diag_sums.shape:
+            raise ValueError(f"its log window has {tuple(sums.shape)} columns, this run logs "
+                             f"{tuple(self.window_sums.shape)}")
+        self.window_sums.copy_(sums)
         self.window_n = int(window["n"])
+        self.diag_sums.copy_(window["diag_sums"])
+        self.diag_n = int(window["diag_n"])
         self.first_bad.copy_(window["first_bad"])
         self.source.load_state_dict(state["source"])
         torch.set_rng_state(state["rng_cpu"])
@@ -379,6 +313,16 @@ class Trainer(StepRunner):
             write_jsonl(self.rd.metrics, rows)
 
 
+def _classes_for(cfg: RunConfig, G: torch.nn.Module, D: torch.nn.Module, dataset: Dataset) -> int | None:
+    """The number of classes a conditional run's networks take, None for an unconditional run."""
+    if not (getattr(G, "conditional", False) or getattr(D, "conditional", False)):
+        return None
+    if not dataset.num_classes:
+        raise UsageError(f"architecture '{cfg.arch.name}' is conditional and dataset '{cfg.dataset.name}' "
+                         "has no labels; choose a labelled dataset or an unconditional architecture")
+    return int(dataset.num_classes)
+
+
 def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:
     """The run's config with the step count of a ``--resume``: checked like any config, and
     never below the step the run has reached."""
@@ -389,25 +333,15 @@ def with_steps(cfg: RunConfig, steps: int, rd: RunDir) -> RunConfig:
     return RunConfig.from_dict({**cfg.to_dict(), "steps": steps})
 
 
-#: training-health columns of every log row (means over the window; no extra host sync):
-#: D's logit gap E[D(real)] - E[D(fake)], its accuracy at the midpoint of the two means
-#: (meaningful for any loss), and the gradient norms of D and G before each optimizer step
-DIAGNOSTICS_D = ("diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm")
-DIAGNOSTICS_G = ("diag/g_grad_norm",)
-
-
-def _separation(real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    real_mean, fake_mean = real_out.float().mean(), fake_out.float().mean()
-    middle = (real_mean + fake_mean) / 2
-    accuracy = ((real_out > middle).float().mean() + (fake_out < middle).float().mean()) / 2
-    return real_mean - fake_mean, accuracy
-
-
-def _grad_norm(net: torch.nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in net.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros((), device=next(net.parameters()).device)
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+def _split_old_window(sums: torch.Tensor, stepper: Step) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 0.2 window's sums (``d_loss, d/*, diag_d..., g_loss, g/*, diag_g``) as today's two."""
+    n_d = 1 + len(stepper.d_pens)
+    n_g = 1 + len(stepper.g_pens)
+    k_d = len(DIAGNOSTICS) - 1
+    if sums.shape != (n_d + k_d + n_g + 1,):
+        raise ValueError(f"its log window has {tuple(sums.shape)} columns")
+    losses = torch.cat([sums[:n_d], sums[n_d + k_d: n_d + k_d + n_g]])
+    return losses, torch.cat([sums[n_d: n_d + k_d], sums[-1:]])
 
 
 def _compile(G: torch.nn.Module, D: torch.nn.Module) -> None:
@@ -415,32 +349,6 @@ def _compile(G: torch.nn.Module, D: torch.nn.Module) -> None:
     parameters, state_dict keys and checkpoints stay those of the eager networks."""
     G.compile()
     D.features, D.classify = torch.compile(D.features), torch.compile(D.classify)
-
-
-@contextlib.contextmanager
-def frozen_batchnorm_stats(modules: Iterable[torch.nn.Module], frozen: bool = True) -> Iterator[None]:
-    """While inside, the batch-norm layers among ``modules`` keep their running statistics."""
-    saved = []
-    if frozen:
-        for m in modules:
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum:
-                saved.append((m, m.momentum))
-                m.momentum = 0.0  # running = 1 * running + 0 * batch
-    try:
-        yield
-    finally:
-        for m, momentum in saved:
-            m.momentum = momentum
-
-
-def _as_penalty(value: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    return like.new_zeros(()) if value is None else value
-
-
-def _total(loss: torch.Tensor, penalties: list[torch.Tensor]) -> torch.Tensor:
-    for pen in penalties:
-        loss = loss + pen
-    return loss
 
 
 def train(

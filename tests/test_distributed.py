@@ -116,14 +116,14 @@ def test_a_batch_that_does_not_split_is_one_line_from_rank_0_and_exit_code_2(tmp
 INJECT = """
 import sys
 from ganagerie.cli import main
-from ganagerie.train.trainer import Trainer
+from ganagerie.train.step import Step
 
-step = Trainer.train_step
-def failing(self):
+step = Step.train_step
+def failing(self, diagnose=True):
     if self.step == 3 and self.world.rank == 1:
         raise RuntimeError("injected failure\\nsecond line")
-    return step(self)
-Trainer.train_step = failing
+    return step(self, diagnose)
+Step.train_step = failing
 sys.exit(main(sys.argv[1:]))
 """
 

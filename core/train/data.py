@@ -21,7 +21,8 @@ class TensorSource:
             raise ValueError(f"batch size {batch_size} is larger than the dataset ({data.shape[0]})")
         if labels is not None and labels.shape != (data.shape[0],):
             raise ValueError(f"the dataset gives {tuple(labels.shape)} labels for {data.shape[0]} samples")
-        self.data = data.to(device)
+        # samples in the networks' dtype (float32, or float64 where a test sets the default)
+        self.data = data.to(device, dtype=torch.get_default_dtype() if data.is_floating_point() else None)
         #: the samples' classes, carried with each batch (conditional runs), else None
         self.labels = None if labels is None else labels.to(device=device, dtype=torch.long)
         self.batch_size = batch_size

@@ -121,12 +121,14 @@ class Loss(ABC):
 class _Batch:
     """The batch axes of a step's tensors, for techniques that also run seed-batched.
 
-    One run's tensors are ``[B, ...]`` (``batch_dims == 1``). In a seed-batched step
-    (``ganagerie.train.batched``) they are ``[S, B, ...]``, S seeds' batches stacked,
-    ``batch_dims == 2``, the networks take and return stacked tensors, and penalties return
-    one value per seed, ``[S]``. A technique written with ``rand`` and ``batch_mean`` (and
-    ``flatten(step.batch_dims)`` for per-sample sizes) works both ways; it declares so with
-    ``seed_batched = True``.
+    One run's tensors are ``[B, ...]`` (``batch_dims == 1``). A technique's hooks see that
+    shape in a seed-batched step too (``ganagerie.train.batched``): each seed's hook is
+    called on its own slice. Only a technique that declares ``seed_batched = True`` has its
+    penalties and after-step hooks called once with the stacked context: tensors
+    ``[S, B, ...]``, S seeds' batches stacked, ``batch_dims == 2``, networks that take and
+    return stacked tensors, and penalties that return one value per seed, ``[S]``. Written
+    with ``rand`` and ``batch_mean`` (and ``flatten(step.batch_dims)`` for per-sample sizes),
+    such a technique works both ways.
     """
 
     batch_dims: int
@@ -206,10 +208,12 @@ class Technique:
     added to the objective and logged as ``d/NAME`` or ``g/NAME``.
     """
 
-    #: whether its penalties also take seed-stacked contexts (``DStep.batch_dims == 2``), so
-    #: that the seeds of a cell can train together; only ``discriminator_shape``, ``setup`` (on
-    #: each seed's networks, before they are stacked), ``d_penalty`` and ``g_penalty`` are
-    #: called then
+    #: whether its ``d_penalty``, ``g_penalty``, ``after_d_step`` and ``after_g_step`` also take
+    #: seed-stacked contexts (``DStep.batch_dims == 2``), called once for all S seeds of a
+    #: stack on the first seed's instance (faster than once per seed); such a technique keeps
+    #: no per-seed state on ``self`` and draws its randomness with ``step.rand``. Without it
+    #: (the default) every hook runs once per seed, on that seed's own instance and slice,
+    #: which is correct for any technique. The kit checks both against one-by-one training.
     seed_batched: bool = False
 
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
@@ -248,12 +252,15 @@ class Technique:
         """The generator to sample and evaluate with instead of the trained one (EMA)."""
         return None
 
-    def train_step(self, run: StepRunner) -> Tensor:
-        """Replace the step's order of updates (unrolled GAN, simultaneous updates).
+    def train_step(self, run: StepRunner) -> Any:
+        """Replace the step's order of updates (unrolled GAN), like the built-in orders
+        ``alternating`` and ``simultaneous`` (``ganagerie.train.step.STEP_ORDERS``).
 
         Compose ``run.d_update`` and ``run.g_update`` (each does its loss, penalties,
         optimizer step and after-step hooks) and return ``run.log_row(d, g)`` of the last
-        two. At most one technique of a run may replace the step.
+        two. At most one technique of a run may replace the step. In a seed-batched step it
+        is called once for the stack (``run`` is the stack's step), on the first seed's
+        instance.
         """
         raise NotImplementedError
 
@@ -287,7 +294,8 @@ def implements(obj: Any, method: str) -> bool:
 
 
 class StepRunner(ABC):
-    """The updates a technique's ``train_step`` composes; the trainer implements them."""
+    """The updates a technique's ``train_step`` composes; ``ganagerie.train.step.Step``
+    implements them, for one run and for a seed stack alike."""
 
     step: int
     generator: Generator
@@ -301,11 +309,11 @@ class StepRunner(ABC):
 
     @abstractmethod
     def next_real(self) -> Tensor:
-        """The next real batch."""
+        """The next real batch (its labels travel with it to the next update)."""
 
     @abstractmethod
     def noise(self) -> Tensor:
-        """A batch of latent vectors from the prior."""
+        """A batch of latent vectors from the prior (and, for conditional networks, classes)."""
 
     @abstractmethod
     def d_update(self, real: Tensor | None = None, z: Tensor | None = None,
@@ -313,12 +321,18 @@ class StepRunner(ABC):
         """One D update (loss, penalties, optimizer step, after-D hooks); fresh data if None."""
 
     @abstractmethod
-    def g_update(self, real: Tensor | None = None, z: Tensor | None = None) -> GStep:
-        """One G update (loss, penalties, optimizer step, after-G hooks)."""
+    def g_update(self, real: Tensor | None = None, z: Tensor | None = None,
+                 fake: Tensor | None = None, apply: bool = True) -> GStep:
+        """One G update (loss, penalties, optimizer step, after-G hooks); with ``apply=False``
+        the gradients are left for ``apply_g``."""
 
     @abstractmethod
-    def log_row(self, d: DStep, g: GStep) -> Tensor:
-        """The step's logged values from its last D and G updates."""
+    def apply_g(self, g: GStep) -> GStep:
+        """G's optimizer step from the gradients a ``g_update(apply=False)`` left, then the after-G hooks."""
+
+    @abstractmethod
+    def log_row(self, d: DStep, g: GStep) -> Any:
+        """The step's result from its last D and G updates, what ``train_step`` returns."""
 
 
 class Optimizer(ABC):

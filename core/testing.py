@@ -12,8 +12,9 @@ or, over everything a registry holds, as a pytest parametrization::
 Checks, by kind (each applies only where the component implements the method):
 shapes and dtypes of outputs, finite values, gradients where they must flow and nowhere
 else, device placement (on a GPU when there is one), determinism under a seed, the state
-round trip through ``state_dict`` and ``torch.load(weights_only=True)``, and a few
-training steps through the real trainer, stopped and resumed to the same weights.
+round trip through ``state_dict`` and ``torch.load(weights_only=True)``, a few
+training steps through the real trainer, stopped and resumed to the same weights, and
+3 seeds trained together equal to the same seeds trained one by one.
 Training checks run on tiny networks on ``ring8`` (vector data) and fall back to
 ``digits`` (8x8 images) for components that apply only to images.
 """
@@ -35,10 +36,11 @@ from .errors import UsageError
 from .files import read_jsonl
 from .plugin_loader import get_registry
 from .registry import KINDS, Registry
+from .train.batched import train_seeds, why_not
 from .train.build import build_run
 from .train.checkpoint import read_checkpoint, save_checkpoint
 from .train.rundir import RunDir
-from .train.trainer import Trainer, train
+from .train.trainer import Trainer, prepare, train
 
 #: tiny runs on the built-in test beds: (dataset, run settings, settings of the default
 #: architecture); the first bed the component fits is used
@@ -48,6 +50,8 @@ TEST_BEDS = (
     ("digits", ["batch_size=32"], ["arch.width=4", "arch.latent_dim=8"]),
 )
 STEPS = 4
+#: seeds trained together against one by one
+SEEDS_TOGETHER = 3
 #: where probing trainers point; nothing is written before ``fit``
 _NOWHERE = Path(tempfile.gettempdir()) / "ganagerie-conformance-unused"
 
@@ -205,6 +209,44 @@ def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: 
              for r in read_jsonl(RunDir(workdir / run).metrics)] for run in ("full", "part")]
     assert rows[0] == rows[1], "stopped and resumed, the run logs other rows than an uninterrupted one"
     return a
+
+
+def _check_seeds_together_equal_one_by_one(s: _Subject) -> str:
+    """S = 3 seeds trained together (``ganagerie.train.batched``) against one by one: every
+    logged value and final weight agrees within float32 rounding, or the component couples
+    the seeds (one random draw shared by all, state kept for one seed) or breaks under the
+    stack."""
+    cfg = s.config()
+    reason = why_not(cfg, s.registry, "on", seeds=SEEDS_TOGETHER)
+    if reason is not None:
+        raise _Skip(f"seeds train one at a time: {reason}")
+    seeds = [RunConfig.from_dict({**cfg.to_dict(), "seed": cfg.seed + i, "log_every": 1})
+             for i in range(SEEDS_TOGETHER)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, c in enumerate(seeds):
+            train(c, s.registry, Path(tmp) / f"one-{i}", progress=False)
+        train_seeds([prepare(c, s.registry, Path(tmp) / f"together-{i}") for i, c in enumerate(seeds)])
+        for i in range(SEEDS_TOGETHER):
+            rows = [[r for r in read_jsonl(RunDir(Path(tmp) / f"{how}-{i}").metrics) if "d_loss" in r]
+                    for how in ("one", "together")]
+            for alone, together in zip(*rows):
+                for key, value in alone.items():
+                    if key in ("step", "steps_per_s", "time_s") or not isinstance(value, float):
+                        continue
+                    other = together.get(key)
+                    assert other is not None and abs(other - value) <= 1e-3 * abs(value) + 1e-4, (
+                        f"seed {i} of {SEEDS_TOGETHER} trained together logs {key} = {other} at step "
+                        f"{alone['step']}, alone {value}: the seeds are coupled (a random draw or "
+                        "state shared by the seeds?) or the stack changes the computation; see "
+                        "'Seeds trained together' in docs/plugins.md")
+            weights = [read_checkpoint(RunDir(Path(tmp) / f"{how}-{i}").checkpoint)
+                       for how in ("one", "together")]
+            for net in ("generator", "discriminator"):
+                for key, value in weights[0][net].items():
+                    other = weights[1][net][key]
+                    assert torch.allclose(other, value, rtol=1e-3, atol=1e-4), (
+                        f"seed {i} trained together ends with other {net} weights ({key}) than alone")
+    return f"{SEEDS_TOGETHER} seeds"
 
 
 def _check_runs_on_the_gpu(s: _Subject) -> None:
@@ -468,7 +510,8 @@ def _check_variant_resolves(s: _Subject) -> None:
 
 
 _TRAINING = [_check_trains_a_few_steps, _check_deterministic_under_a_seed,
-             _check_resumes_to_the_same_weights, _check_runs_on_the_gpu]
+             _check_resumes_to_the_same_weights, _check_seeds_together_equal_one_by_one,
+             _check_runs_on_the_gpu]
 _CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
     "loss": [_check_loss_values_and_gradients, *_TRAINING],
     "regularizer": [_check_one_instance_per_run, _check_transform, _check_penalties,

@@ -52,7 +52,7 @@ def test_bf16_runs_the_step_under_autocast_and_keeps_fp32_weights(registry, tmp_
     assert torch.allclose(rows[0], rows[1], rtol=0.05, atol=0.05)
     assert all(p.dtype == torch.float32 for p in [*bf16.G.parameters(), *bf16.D.parameters()])
     with bf16.stepper.precision():
-        assert bf16.G(bf16.noise()).dtype == torch.bfloat16
+        assert bf16.G(bf16.noise()[0]).dtype == torch.bfloat16
     assert bf16.sample(bf16.preview_noise).dtype == torch.float32  # previews and evaluation: fp32
 
 

@@ -56,6 +56,15 @@ class PickledState(Technique):
         self.rng = state["rng"]
 
 
+class CoupledSeeds(Technique):
+    """Broken: declares seed_batched but draws one random number for every seed of a stack."""
+
+    seed_batched = True
+
+    def d_penalty(self, step):
+        return torch.rand(()) * step.batch_mean(step.real_out.square())
+
+
 class PerSampleLoss(Loss):
     """Broken: returns one value per sample instead of a scalar."""
 
@@ -75,6 +84,7 @@ def _broken_registry():
         register("leaky", LeakyPenalty)
         register("detaching", DetachingTransform)
         register("pickled", PickledState)
+        register("coupled", CoupledSeeds)
 
     @hookimpl
     def register_losses(register):
@@ -91,6 +101,7 @@ def _broken_registry():
     ("regularizer", "detaching", "not differentiable"),
     ("regularizer", "pickled", "state_dict holds what a checkpoint cannot hold"),
     ("loss", "per-sample", "not a scalar"),
+    ("regularizer", "coupled", "the seeds are coupled"),
 ])
 def test_the_kit_finds_the_defect_of_a_broken_component(kind, name, defect):
     with pytest.raises(ConformanceError, match=defect):

@@ -254,7 +254,8 @@ class Step(StepRunner):
         return ctx
 
     def log_row(self, d: DStep, g: GStep) -> tuple[DStep, GStep]:
-        """The step's result from its last D and G updates (a step order returns it)."""
+        """The step's result from its last D and G updates (a step order returns it; the
+        logged values are read from the two contexts)."""
         return d, g
 
     # -- what the updates draw and what D sees -----------------------------------------------

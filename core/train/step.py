@@ -55,7 +55,6 @@ class Lanes:
     D: Any
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    conditional: bool = False
 
     def generate(self, z: Tensor, y: Tensor | None) -> Tensor:
         """G's samples for noise ``z`` (and labels ``y`` where G is conditional)."""
@@ -78,6 +77,10 @@ class Lanes:
     def grad_norm(self, net: Any) -> Tensor:
         """The gradient norm of ``net``'s parameters (one per seed)."""
         raise NotImplementedError
+
+    def d_requires_grad(self, flag: bool) -> None:
+        """Whether D's parameters take gradients (not during a G update)."""
+        self.D.requires_grad_(flag)
 
     def call(self, techs: Sequence[Technique], method: str, *args: Any) -> Any:
         """Technique hook ``method`` of one technique (its instance per seed) on ``args``."""
@@ -104,10 +107,15 @@ class OneRun(Lanes):
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, loss: Any, next_real: Callable[[], tuple],
-                 noise: Callable[[], tuple], conditional: bool = False):
+                 noise: Callable[[], tuple]):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.loss, self._g_loss = loss, generator_loss(loss)
-        self.next_real, self.noise, self.conditional = next_real, noise, conditional
+        self.next_real, self.noise = next_real, noise
+        self._d_params = list(D.parameters())  # fixed once the techniques' setup ran
+
+    def d_requires_grad(self, flag):
+        for p in self._d_params:  # the module's requires_grad_ walks its tree: 10x as long
+            p.requires_grad_(flag)
 
     def generate(self, z, y):
         return _net_call(self.G, z, y)
@@ -149,7 +157,9 @@ class Step(StepRunner):
 
     def __init__(self, lanes: Lanes, cfg: Any, loss: Any,
                  techniques: Sequence[tuple[str, Sequence[Technique]]], world: Any = None):
-        self.lanes, self.cfg, self.loss, self.world = lanes, cfg, loss, world
+        self.lanes, self.cfg, self.loss = lanes, cfg, loss
+        self.world = world if world is not None and world.size > 1 else None  # gradients to average
+        self._freeze_g_stats = cfg.generator_stats == "own-update"
         self.generator, self.discriminator = lanes.G, lanes.D
         self.optimizer_g, self.optimizer_d, self.n_critic = lanes.opt_g, lanes.opt_d, cfg.n_critic
         self.g_needs_real = bool(getattr(loss, "g_needs_real", False))
@@ -192,7 +202,7 @@ class Step(StepRunner):
     def d_update(self, real: Tensor | None = None, z: Tensor | None = None,
                  fake: Tensor | None = None) -> DStep:
         lanes = self.lanes
-        lanes.D.requires_grad_(True)
+        lanes.d_requires_grad(True)
         real = self.next_real() if real is None else real
         if fake is None:
             z = self.noise() if z is None else z
@@ -221,7 +231,7 @@ class Step(StepRunner):
     def g_update(self, real: Tensor | None = None, z: Tensor | None = None,
                  fake: Tensor | None = None, apply: bool = True) -> GStep:
         lanes = self.lanes
-        lanes.D.requires_grad_(False)  # the G step needs gradients through D, not for D
+        lanes.d_requires_grad(False)  # the G step needs gradients through D, not for D
         real = self.last_real if real is None else real
         z = self.noise() if z is None else z
         fake = lanes.generate(z, self.fake_y) if fake is None else fake
@@ -236,10 +246,11 @@ class Step(StepRunner):
         g_loss = lanes.g_loss(fake_out, real_out)
         pens = [_as_penalty(lanes.call(ts, "g_penalty", ctx), g_loss) for _, ts in self.g_pens]
         lanes.opt_g.zero_grad(set_to_none=True)
-        _backward(_total(g_loss * self.cfg.loss_g_weight, pens))
+        weight = self.cfg.loss_g_weight
+        _backward(_total(g_loss if weight == 1 else g_loss * weight, pens))  # x * 1 is x: skip the op
         if self.world is not None:
             self.world.average_gradients(lanes.G)
-        lanes.D.requires_grad_(True)
+        lanes.d_requires_grad(True)
         ctx.log = [g_loss.detach(), *(p.detach() for p in pens)]
         if self.diagnose:
             ctx.diag = lanes.grad_norm(lanes.G).unsqueeze(-1)
@@ -269,7 +280,9 @@ class Step(StepRunner):
     def frozen_generator_stats(self) -> contextlib.AbstractContextManager:
         """With ``generator_stats = "own-update"`` (PacGAN's code), G's batch-norm running
         statistics move only in G's own update, not when D's update draws fakes."""
-        return frozen_batchnorm_stats(self.lanes.G.modules(), self.cfg.generator_stats == "own-update")
+        if not self._freeze_g_stats:
+            return contextlib.nullcontext()
+        return frozen_batchnorm_stats(self.lanes.G.modules())
 
     def seen_by_d(self, x: Tensor) -> Tensor:
         """``x`` through the run's input transforms, in the order the techniques were given."""

@@ -61,12 +61,12 @@ def hand_loop(trainer: Trainer, steps: int) -> None:
 
 def framework_loop(trainer: Trainer, steps: int) -> None:
     """The trainer's step plus its per-step bookkeeping (loss and diagnostics accumulation),
-    with the diagnostics measured on the steps the trainer measures them on (log_every 100)."""
+    with the diagnostics measured on the steps a run measures them on."""
     cfg, stepper = trainer.cfg, trainer.stepper
     sums = torch.zeros(len(stepper.log_names), device=trainer.device)
     diag_sums = torch.zeros(len(DIAGNOSTICS), device=trainer.device)
     for i in range(steps):
-        row, diag = stepper.train_step(measures_diagnostics(i, 100, cfg.steps))
+        row, diag = stepper.train_step(measures_diagnostics(i, cfg))
         sums += row
         if diag is not None:
             diag_sums += diag

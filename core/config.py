@@ -69,6 +69,10 @@ class RunConfig:
     #: state and evaluation stay fp32)
     precision: str = "fp32"
     log_every: int = 50
+    #: the training-health diagnostics (``diag/*``) are measured every N steps and on the last
+    #: step of each log window (``ganagerie.train.step``); 1 measures every step. A config
+    #: written before the field (ganagerie 0.2) reads as 1, what it measured
+    diag_every: int = 10
     checkpoint_every: int = 500
     sample_every: int = 0
     #: samples in the pictures of ``samples/``; 0 picks 64 images or 1000 points
@@ -135,10 +139,13 @@ PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
 #: values of the ``precision`` field
 PRECISIONS = ("fp32", "bf16")
 MIGRATION = "docs/plugins.md#migrating-from-ganagerie-01"
+#: every field a whole config of 0.2 has (to tell it from the partial dict a preset gives)
+_FIELDS_BEFORE_DIAG_EVERY = frozenset(f.name for f in dataclasses.fields(RunConfig)) - {"diag_every"}
 
 
 def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Read a config.json written by ganagerie 0.1 (renamed fields; EMA became a technique)."""
+    """Read a config.json written by an earlier ganagerie (0.1: renamed fields, EMA became a
+    technique; 0.2: no ``diag_every``)."""
     if not isinstance(data, Mapping):
         raise UsageError("a run config must be a JSON object")
     data = dict(data)
@@ -148,6 +155,8 @@ def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(options, Mapping):
             data["dataset"] = {**data["dataset"], "options": {
                 k: v for k, v in options.items() if k not in ("root", "download")}}
+    if "diag_every" not in data and _FIELDS_BEFORE_DIAG_EVERY <= data.keys():
+        data["diag_every"] = 1  # a whole config of 0.2, which measured the diagnostics every step
     if "n_samples" in data and "n_preview" not in data:
         data["n_preview"] = data.pop("n_samples")
     if "ema_decay" in data:
@@ -177,6 +186,7 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("betas_g", all(0 <= b < 1 for b in cfg.betas_g), "two numbers in [0, 1)"),
         ("betas_d", all(0 <= b < 1 for b in cfg.betas_d), "two numbers in [0, 1)"),
         ("log_every", cfg.log_every >= 1, "at least 1"),
+        ("diag_every", 1 <= cfg.diag_every <= MAX_INT, "at least 1 (1: every step)"),
         ("checkpoint_every", cfg.checkpoint_every >= 1, "at least 1"),
         ("sample_every", cfg.sample_every >= 0, "0 (only at the end) or more"),
         ("n_preview", 0 <= cfg.n_preview <= MAX_PREVIEW, f"0 (automatic) to {MAX_PREVIEW:,}"),

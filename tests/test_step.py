@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ganagerie.components import Architecture, Discriminator, Generator
-from ganagerie.config import resolve_config
+from ganagerie.config import RunConfig, resolve_config
 from ganagerie.errors import UsageError
 from ganagerie.files import read_jsonl
 from ganagerie.plugin_loader import get_registry
@@ -92,10 +92,20 @@ def test_every_preset_trains_its_seeds_together_as_one_by_one_in_float64(registr
     assert rows(tmp_path / "batch-0")[-1]["d_loss"] != rows(tmp_path / "batch-1")[-1]["d_loss"]
 
 
-def test_diagnostics_are_measured_on_every_tenth_step_and_at_each_window_end():
-    measured = [s + 1 for s in range(45) if measures_diagnostics(s, log_every=25, steps=45)]
-    assert measured == [10, 20, 25, 30, 40, 45]
-    assert DIAG_EVERY == 10
+def test_diagnostics_are_measured_on_every_tenth_step_and_at_each_window_end(registry):
+    cfg = resolve_config(registry, dataset="ring8", overrides={"steps": 45, "log_every": 25})
+    assert cfg.diag_every == DIAG_EVERY == 10
+    assert [s + 1 for s in range(45) if measures_diagnostics(s, cfg)] == [10, 20, 25, 30, 40, 45]
+    cfg.diag_every = 1
+    assert all(measures_diagnostics(s, cfg) for s in range(45))
+
+
+def test_a_config_of_0_2_measures_the_diagnostics_on_every_step_as_it_did(registry):
+    written = resolve_config(registry, dataset="ring8").to_dict()
+    del written["diag_every"]
+    assert RunConfig.from_dict(written).diag_every == 1
+    # a preset's partial fields are not a whole config: they get the default
+    assert resolve_config(registry, dataset="ring8", overrides={"steps": 5}).diag_every == 10
 
 
 def test_a_row_says_over_how_many_steps_its_diagnostics_are(registry, tmp_path):
@@ -105,6 +115,9 @@ def test_a_row_says_over_how_many_steps_its_diagnostics_are(registry, tmp_path):
     logged = rows(tmp_path / "r")
     assert [(r["step"], r["diag/steps"]) for r in logged] == [(15, 2), (30, 2)]  # 10, 15 and 20, 30
     assert all(0 <= r["diag/d_accuracy"] <= 1 and r["diag/g_grad_norm"] > 0 for r in logged)
+    cfg.diag_every = 1  # every step, and rows as 0.2 wrote them
+    prepare(cfg, registry, tmp_path / "every").fit(progress=False)
+    assert all("diag/steps" not in r for r in rows(tmp_path / "every"))
 
 
 def test_the_step_orders_are_one_mechanism_chosen_by_update():

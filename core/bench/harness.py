@@ -196,6 +196,9 @@ def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
         if recorded != spec.config:
             keys = sorted(set(recorded) | set(spec.config))
             field = next(k for k in keys if recorded.get(k) != spec.config.get(k))
+            if field == "diag_every":
+                raise UsageError(f"{rd.root} was begun by ganagerie 0.2, which measured the diagnostics "
+                                 "on every step; add --set diag_every=1 to finish it as it was begun")
             raise UsageError(
                 f"{rd.root} holds a run with another config ({field}: {recorded.get(field)!r} "
                 f"there, {spec.config.get(field)!r} now); rerun with the same suite and options, "

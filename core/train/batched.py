@@ -422,7 +422,7 @@ class SeedBatch:
                 synced_at = stepper.step
 
         while stepper.step < cfg.steps and any(self.live):
-            rows, diags = stepper.train_step(measures_diagnostics(stepper.step, cfg.log_every, cfg.steps))
+            rows, diags = stepper.train_step(measures_diagnostics(stepper.step, cfg))
             stepper.step += 1
             for s, t in enumerate(self.trainers):
                 if self.live[s]:

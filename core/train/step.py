@@ -30,17 +30,17 @@ DIAGNOSTICS_D = ("diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm")
 DIAGNOSTICS_G = ("diag/g_grad_norm",)
 DIAGNOSTICS = (*DIAGNOSTICS_D, *DIAGNOSTICS_G)
 
-#: the diagnostics are measured on one step in ``DIAG_EVERY`` (steps 10, 20, ... counted from
-#: 1) and on the last step of every log window, so that every metrics row has them; the
-#: other steps skip their reductions (they cost 10% of a small model's step). The row's
-#: ``diag/steps`` says how many steps its means are over.
+#: the diagnostics are measured on one step in ``diag_every`` (a run field; steps 10, 20, ...
+#: counted from 1 by default) and on the last step of every log window, so that every metrics
+#: row has them; the other steps skip their reductions (about 10% of a small model's step).
+#: A row's ``diag/steps`` says how many steps its means are over.
 DIAG_EVERY = 10
 
 
-def measures_diagnostics(step: int, log_every: int, steps: int) -> bool:
+def measures_diagnostics(step: int, cfg: Any) -> bool:
     """Whether the step that brings the run to ``step + 1`` measures the diagnostics."""
     done = step + 1
-    return done % DIAG_EVERY == 0 or done % log_every == 0 or done == steps
+    return done % cfg.diag_every == 0 or done % cfg.log_every == 0 or done == cfg.steps
 
 
 class Lanes:

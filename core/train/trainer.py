@@ -129,7 +129,7 @@ class Trainer:
         self.begin()
         with Progress(cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
             while self.step < cfg.steps:
-                row, diag = self.stepper.train_step(measures_diagnostics(self.step, cfg.log_every, cfg.steps))
+                row, diag = self.stepper.train_step(measures_diagnostics(self.step, cfg))
                 if not self.end_step(row, diag, bar):
                     break
         return self.finish()
@@ -169,8 +169,9 @@ class Trainer:
             values = means.tolist()  # the host sync of a window
             elapsed = time.perf_counter() - self.t0
             rate = self.window_n / elapsed if elapsed > 0 else None
-            self.last = last = {**dict(zip(self.log_names, values)), "diag/steps": self.diag_n,
-                                **self.technique_logs()}
+            self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
+            if cfg.diag_every > 1:  # with 1, every step is measured (and rows are 0.2's)
+                last["diag/steps"] = self.diag_n
             # strict JSON: a non-finite value is written as null and named in "nonfinite"
             if self.world.writes:
                 append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,

@@ -88,8 +88,10 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
-        data = _migrate(data)
+    def from_dict(cls, data: Mapping[str, Any], *, written: bool = True) -> RunConfig:
+        """A config from its fields: ``written`` ones (a config.json, a suite's recorded runs)
+        are read as the version that wrote them meant them; the rest take their defaults."""
+        data = _migrate(data, written)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -139,11 +141,9 @@ PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
 #: values of the ``precision`` field
 PRECISIONS = ("fp32", "bf16")
 MIGRATION = "docs/plugins.md#migrating-from-ganagerie-01"
-#: every field a whole config of 0.2 has (to tell it from the partial dict a preset gives)
-_FIELDS_BEFORE_DIAG_EVERY = frozenset(f.name for f in dataclasses.fields(RunConfig)) - {"diag_every"}
 
 
-def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+def _migrate(data: Mapping[str, Any], written: bool = True) -> dict[str, Any]:
     """Read a config.json written by an earlier ganagerie (0.1: renamed fields, EMA became a
     technique; 0.2: no ``diag_every``)."""
     if not isinstance(data, Mapping):
@@ -155,8 +155,8 @@ def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(options, Mapping):
             data["dataset"] = {**data["dataset"], "options": {
                 k: v for k, v in options.items() if k not in ("root", "download")}}
-    if "diag_every" not in data and _FIELDS_BEFORE_DIAG_EVERY <= data.keys():
-        data["diag_every"] = 1  # a whole config of 0.2, which measured the diagnostics every step
+    if written and "diag_every" not in data:
+        data["diag_every"] = 1  # written before the field: 0.2 measured the diagnostics every step
     if "n_samples" in data and "n_preview" not in data:
         data["n_preview"] = data.pop("n_samples")
     if "ema_decay" in data:
@@ -371,7 +371,7 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
         raise UsageError(f"technique '{twice[0]}' is given twice; give each once with all its options")
     if data.get("device") == "auto":
         data["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-    return RunConfig.from_dict({k: v for k, v in data.items()})
+    return RunConfig.from_dict({k: v for k, v in data.items()}, written=False)
 
 
 def _metric_specs(value: Any) -> list[str]:

@@ -183,35 +183,39 @@ def crossover(device: str, repeats: int, tmp: Path, S: int = 4) -> list[str]:
     return lines
 
 
-def run_suite(name: str, mode: str, out: Path, jobs: int, seeds: int | None = None) -> float:
+def run_suite(name: str, mode: str, out: Path, jobs: int, seeds: int | None = None,
+              steps: int | None = None) -> float:
     t0 = time.perf_counter()
     subprocess.run(["ganagerie", "bench", "run", name, "--out", str(out), "--quiet", "--jobs", str(jobs),
-                    "--batch-seeds", mode, *(["--seeds", str(seeds)] if seeds else [])],
+                    "--batch-seeds", mode, *(["--seeds", str(seeds)] if seeds else []),
+                    *(["--steps", str(steps)] if steps else [])],
                    check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
 def suites(names: list[str], tmp: Path, jobs: int, repeats: int = 1,
-           seed_counts: Sequence[int | None] = (None,)) -> list[str]:
+           seed_counts: Sequence[int | None] = (None,), steps: int | None = None) -> list[str]:
     """One row per suite, seed count (None: the suite's own) and off/on pair (alternating, each
     into a fresh directory), then, for several pairs, the median speed-up."""
-    lines = ["| suite | seeds | pair | wall time, one by one | wall time, seeds together | speed-up | "
-             "statistics agree |", "|---|---|---|---|---|---|---|"]
+    lines = ["| suite | seeds | steps | pair | wall time, one by one | wall time, seeds together "
+             "| speed-up | statistics agree |", "|---|---|---|---|---|---|---|---|"]
+    budget = str(steps) if steps else "the suite's"
     for name in names:
         for seeds in seed_counts:
             ratios, label = [], str(seeds) if seeds else "the suite's"
             for i in range(repeats):
                 off_dir, on_dir = tmp / f"{name}-{seeds}-off-{i}", tmp / f"{name}-{seeds}-on-{i}"
-                off = run_suite(name, "off", off_dir, jobs, seeds)
-                on = run_suite(name, "on", on_dir, jobs, seeds)
+                off = run_suite(name, "off", off_dir, jobs, seeds, steps)
+                on = run_suite(name, "on", on_dir, jobs, seeds, steps)
                 ratios.append(off / on)
                 agree = compare(off_dir / "results.json", on_dir / "results.json")
-                lines.append(f"| {name} | {label} | {i + 1} | {off / 60:.1f} min | {on / 60:.1f} min | "
+                lines.append(f"| {name} | {label} | {budget} | {i + 1} | {off / 60:.1f} min | "
+                             f"{on / 60:.1f} min | "
                              f"{off / on:.2f}x | {agree} |")
                 print(lines[-1], flush=True)
             if repeats > 1:
                 median = statistics.median(ratios)
-                lines.append(f"| {name} | {label} | median of {repeats} | | | {median:.2f}x "
+                lines.append(f"| {name} | {label} | {budget} | median of {repeats} | | | {median:.2f}x "
                              f"(range {min(ratios):.2f}-{max(ratios):.2f}x) | |")
                 print(lines[-1], flush=True)
     return lines
@@ -306,6 +310,8 @@ def main() -> None:
     parser.add_argument("--suite-repeats", type=int, default=1, help="off/on pairs per suite")
     parser.add_argument("--suite-seeds", type=int, nargs="+", metavar="N",
                         help="run each suite with N seeds (bench run --seeds N), once per N given")
+    parser.add_argument("--suite-steps", type=int, metavar="N",
+                        help="train every run of the suites N steps (bench run --steps N)")
     parser.add_argument("--suites-only", action="store_true",
                         help="measure the suites alone and rewrite only that section of --out")
     parser.add_argument("--keep", action="store_true",
@@ -329,7 +335,8 @@ def main() -> None:
     if args.suites_only:
         before = args.out.read_text()
         with tempfile.TemporaryDirectory() as tmp_name:
-            lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats, seed_counts)
+            lines = suites(args.suites, Path(tmp_name), os.cpu_count() or 1, args.suite_repeats, seed_counts,
+                           args.suite_steps)
         args.out.write_text(replace_block(before, suites_section(lines, started, machine), args.keep))
         print(f"rewrote the suites section of {args.out}")
         return
@@ -342,8 +349,8 @@ def main() -> None:
         print("\n".join(single), flush=True)
         batching = seed_batching(args.device, args.repeats, tmp)
         cross = crossover(args.device, args.repeats, tmp)
-        suite_lines = (suites(args.suites, tmp, os.cpu_count() or 1, args.suite_repeats, seed_counts)
-                       if args.suites else [])
+        suite_lines = (suites(args.suites, tmp, os.cpu_count() or 1, args.suite_repeats, seed_counts,
+                              args.suite_steps) if args.suites else [])
     text = [
         "# Performance report",
         "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from ganagerie.cli import main
 from ganagerie.plugin_loader import get_registry
@@ -38,3 +39,12 @@ def cli(capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def float64():
+    """torch's default dtype float64 for the test (networks, data and noise), then back."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)

@@ -98,14 +98,6 @@ def test_seeds_together_match_one_by_one(registry, tmp_path, variant, extra):
     assert rows(tmp_path / "batch-0")[-1]["d_loss"] != rows(tmp_path / "batch-1")[-1]["d_loss"]
 
 
-@pytest.fixture
-def float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
 @pytest.mark.parametrize("variant", ["ragan", "spectral-norm", "wgan-gp"])
 def test_in_float64_seeds_together_are_one_by_one_to_rounding(registry, tmp_path, float64, variant):
     """The float32 tolerances above are rounding order, not a different computation: in float64

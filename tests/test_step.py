@@ -29,14 +29,6 @@ IMAGE = ["arch=dcgan", "arch.width=8", "batch_size=16", "log_every=5"]
 TWO_D = [*helpers.tiny(width=16, n=1000, log_every=5), "batch_size=40"]
 
 
-@pytest.fixture
-def float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
 def preset_config(registry, variant, seed, steps=20):
     for dataset, sets in (("ring8", TWO_D), ("digits", IMAGE)):
         try:

@@ -51,12 +51,12 @@ STACKED_HOOKS = ("d_penalty", "g_penalty", "after_d_step", "after_g_step")
 
 #: ``--batch-seeds auto`` on a CPU batches a cell when G's and D's parameters times the batch
 #: size stay at or below this, and the cell has at least ``CPU_MIN_SEEDS`` seeds to train.
-#: Measured by benchmarks/perf.py on a 2-core machine at one thread (benchmarks/results/perf.md):
-#: at 4 seeds, MLPs of 1.1e6 / 4.3e6 / 9.6e6 / 1.7e7 train 1.69 / 1.27 / 1.03 / 0.93x as fast
-#: together; PacGAN's 2-D networks (9e7) and DCGAN do not gain. Whole suites decide the seed
-#: count: ``quick`` (3 seeds, 2 jobs) is 1.01-1.03x as fast batched (3 pairs); with 8 seeds it
-#: was 1.27x before a plugin's matrix-vector products were made cheap under vmap; 2 seeds step 0.96x
-CPU_CROSSOVER = 1e7
+#: Measured with the one step by benchmarks/perf.py on a 2-core machine at one thread
+#: (benchmarks/results/perf.md, 2026-12-03): at 4 seeds, MLPs of 1.1e6 / 4.3e6 / 9.6e6 / 1.7e7 /
+#: 3.8e7 train 1.34 / 1.20 / 1.27 / 1.17 / 1.17x as fast together; PacGAN's 2-D networks (9e7)
+#: gain 1.01-1.05x and DCGAN is not batched. Whole suites: ``quick --seeds 8`` (2 jobs) is 1.61x;
+#: 2 seeds step 0.95x
+CPU_CROSSOVER = 4e7
 CPU_MIN_SEEDS = 3
 
 

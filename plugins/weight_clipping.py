@@ -22,6 +22,9 @@ from ganagerie.components import DStep, Technique
 class WeightClipping(Technique):
     """Clamp every discriminator parameter to [-clip, clip] after each D update (Arjovsky et al. 2017)."""
 
+    #: elementwise and stateless: in a seed stack one clamp of the stacked weights serves all seeds
+    seed_batched = True
+
     def __init__(self, clip: float = 0.01):
         if clip <= 0:
             raise ValueError(f"clip must be > 0 (the paper's c = 0.01), got {clip}")

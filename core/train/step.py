@@ -111,10 +111,12 @@ class OneRun(Lanes):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.loss, self._g_loss = loss, generator_loss(loss)
         self.next_real, self.noise = next_real, noise
-        self._d_params = list(D.parameters())  # fixed once the techniques' setup ran
+        # fixed once the techniques' setup ran; walking the module tree each call is 10x as long
+        self._params = {G: list(G.parameters()), D: list(D.parameters())}
+        self._d_params = self._params[D]
 
     def d_requires_grad(self, flag):
-        for p in self._d_params:  # the module's requires_grad_ walks its tree: 10x as long
+        for p in self._d_params:
             p.requires_grad_(flag)
 
     def generate(self, z, y):
@@ -138,9 +140,10 @@ class OneRun(Lanes):
         return self._g_loss(fake_out, real_out)
 
     def grad_norm(self, net):
-        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        params = self._params.get(net) or list(net.parameters())
+        grads = [p.grad for p in params if p.grad is not None]
         if not grads:
-            return torch.zeros((), device=next(net.parameters()).device)
+            return torch.zeros((), device=params[0].device)
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
     def call(self, techs, method, *args):
@@ -336,9 +339,9 @@ def _separation(real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
     """D's logit gap and midpoint accuracy, per run (over the last axis)."""
     real_out, fake_out = real_out.float(), fake_out.float()
     real_mean, fake_mean = real_out.mean(-1, keepdim=True), fake_out.mean(-1, keepdim=True)
-    middle = (real_mean + fake_mean) / 2
-    accuracy = ((real_out > middle).float().mean(-1) + (fake_out < middle).float().mean(-1)) / 2
-    return (real_mean - fake_mean).squeeze(-1), accuracy
+    middle = torch.lerp(real_mean, fake_mean, 0.5)
+    right = (real_out > middle).sum(-1) / (2 * real_out.shape[-1]) + (fake_out < middle).sum(-1) / (2 * fake_out.shape[-1])
+    return (real_mean - fake_mean).squeeze(-1), right
 
 
 @contextlib.contextmanager

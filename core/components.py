@@ -405,6 +405,10 @@ class Metric(ABC):
     n_samples: int = 10_000
     #: what a dataset needs for this metric to apply, in words (for error messages)
     needs: str = ""
+    #: the range of each value that has one, ``{value: (low, high)}`` with None for an open
+    #: side (FID: ``(0, None)``); a benchmark's interval over seeds never leaves it.
+    #: ``value_ranges`` may narrow it once the metric has seen its dataset.
+    value_range: dict[str, tuple[float | None, float | None]] = {}
 
     def applies_to(self, dataset: Dataset) -> bool:
         """Whether the metric is meaningful for ``dataset``; the default metrics are those that are."""
@@ -424,6 +428,11 @@ class Metric(ABC):
     def protocol(self) -> dict:
         """How the values were measured (backbone, sample counts, k, ...)."""
         return {}
+
+    def value_ranges(self) -> dict[str, tuple[float | None, float | None]]:
+        """The values' ranges after ``compute`` (a mode count lies in [0, the dataset's modes]);
+        ``value_range`` unless overridden. The evaluation records them in its protocol."""
+        return dict(self.value_range)
 
 
 def generator_loss(loss: Any) -> Callable[[Tensor, Tensor | None], Tensor]:

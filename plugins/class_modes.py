@@ -23,6 +23,7 @@ class ClassModes(BackboneMetric):
 
     n_samples = 26_000
     needs = "labelled images (a dataset with num_classes)"
+    value_range = {"modes": (0, None), "kl": (0, None)}
 
     def __init__(self):
         # class modes are the dataset's classes: only its own classifier can tell them
@@ -45,6 +46,11 @@ class ClassModes(BackboneMetric):
 
     def compute(self) -> dict[str, float]:
         return class_mode_scores(self.counts, self.real_p)
+
+    def value_ranges(self):
+        if self.counts is None:
+            return dict(self.value_range)
+        return {**self.value_range, "modes": (0, len(self.counts))}
 
     def protocol(self) -> dict:
         n = None if self.counts is None else int(self.counts.sum())

@@ -57,6 +57,8 @@ class _RealThenFake(BackboneMetric):
 class FID(_RealThenFake):
     """Fréchet distance between Gaussians fitted to real and generated features (lower is better)."""
 
+    value_range = {"fid": (0, None)}
+
     def make(self, feature: nn.Module):
         from torchmetrics.image.fid import FrechetInceptionDistance
 
@@ -101,6 +103,8 @@ class KID(_RealThenFake):
 
 class IS(BackboneMetric):
     """exp E[KL(p(y|x) || p(y))] of the backbone's class probabilities, over splits (higher is better)."""
+
+    value_range = {"is": (1, None), "is_std": (0, None)}  # KID is unbiased: it can be below 0
 
     def __init__(self, splits: int = 10, backbone: str = "auto", inception_weights: str = ""):
         super().__init__(backbone, inception_weights)

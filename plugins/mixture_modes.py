@@ -30,6 +30,7 @@ class MixtureModes(Metric):
 
     n_samples = 2500
     needs = "mode centres and their standard deviation (a Gaussian mixture such as ring8)"
+    value_range = {"modes": (0, None), "high_quality_pct": (0, 100), "reverse_kl": (0, None)}
 
     def __init__(self, threshold: float = 3.0):
         if threshold <= 0:
@@ -56,6 +57,13 @@ class MixtureModes(Metric):
         good = nearest[dist.gather(1, nearest[:, None]).squeeze(1) <= self.radius]
         self.counts += torch.bincount(good, minlength=len(self.centers))
         self.n += fake.shape[0]
+
+    def value_ranges(self):
+        ranges = dict(self.value_range)
+        if self.centers is not None:  # reverse KL to uniform is at most log K (one mode)
+            k = len(self.centers)
+            ranges.update(modes=(0, k), reverse_kl=(0, math.log(k)))
+        return ranges
 
     def compute(self) -> dict[str, float]:
         return mixture_scores(self.counts, self.n)

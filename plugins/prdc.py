@@ -106,6 +106,8 @@ class _ManifoldMetric(BackboneMetric):
 class PrecisionRecall(_ManifoldMetric):
     """Improved precision (fidelity) and recall (diversity) with k-NN balls (Kynkäänniemi 2019)."""
 
+    value_range = {"precision": (0, 1), "recall": (0, 1)}
+
     def compute(self) -> dict[str, float]:
         p, r = precision_recall(*self._sets(), k=self.k)
         return {"precision": p, "recall": r}
@@ -113,6 +115,8 @@ class PrecisionRecall(_ManifoldMetric):
 
 class DensityCoverage(_ManifoldMetric):
     """Density (fidelity) and coverage (diversity) with k-NN balls of real samples (Naeem 2020)."""
+
+    value_range = {"density": (0, None), "coverage": (0, 1)}  # density may exceed 1
 
     def __init__(self, k: int = 5, n_max: int = 10_000, backbone: str = "auto",
                  inception_weights: str = ""):

@@ -55,6 +55,10 @@ def test_ring8_real_data_is_ideal_and_one_mode_is_not(registry):
     collapsed = ring8.centers[5] + 0.005 * torch.randn(2500, 2)
     one = values(evaluate_generator(Replay(collapsed), ring8, registry))["mixture-modes"]
     assert one["modes"] == 1 and one["reverse_kl"] == pytest.approx(math.log(8))
+    # the ranges the evaluation records, for intervals over seeds that stay inside them
+    ranges = evaluate_generator(Replay(collapsed), ring8, registry)["protocol"]["metrics"]
+    assert ranges["mixture-modes"]["range"] == {
+        "modes": [0.0, 8.0], "high_quality_pct": [0.0, 100.0], "reverse_kl": [0.0, math.log(8)]}
 
 
 def test_digits_held_out_data_is_near_ideal_and_noise_is_far(registry):
@@ -79,6 +83,11 @@ def test_digits_held_out_data_is_near_ideal_and_noise_is_far(registry):
     assert fid["n_real"] == len(digits.load("train").x) and fid["time_s"] >= 0
     assert proto["metrics"]["precision-recall"]["k"] == 3
     assert proto["metrics"]["density-coverage"]["k"] == 5
+    ranges = {m: proto["metrics"][m]["range"] for m in IMAGE_METRICS}
+    assert ranges["class-modes"] == {"modes": [0.0, 10.0], "kl": [0.0, None]}
+    assert ranges["fid"] == {"fid": [0.0, None]} and ranges["kid"] == {}  # KID is unbiased: < 0 happens
+    assert ranges["precision-recall"] == {"precision": [0.0, 1.0], "recall": [0.0, 1.0]}
+    assert ranges["density-coverage"] == {"density": [0.0, None], "coverage": [0.0, 1.0]}
 
 
 class NearModes(Generator):
@@ -136,6 +145,21 @@ def test_metric_options_and_bad_requests(registry):
             evaluate_generator(g, ring8, registry, metrics, n_samples=n)
     with pytest.raises(UsageError, match="more than k=3"):
         evaluate_generator(Replay(test), digits, registry, ["precision-recall"], n_samples=3)
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ([(0, 1)], "must return a dict"),
+    ({"modes": (8, 0)}, "the range of 'modes' must be"),
+    ({"modes": (0, "8")}, "the range of 'modes' must be"),
+    ({"modes": (0, float("inf"))}, "the range of 'modes' must be"),
+])
+def test_a_metrics_declared_range_is_checked(registry, monkeypatch, ranges, message):
+    from ganagerie.plugins.mixture_modes import MixtureModes
+
+    monkeypatch.setattr(MixtureModes, "value_ranges", lambda self: ranges)
+    ring8 = registry.create("dataset", "ring8")
+    with pytest.raises(UsageError, match=message):
+        evaluate_generator(_mlp(registry, ring8), ring8, registry, ["mixture-modes"], n_samples=100)
 
 
 def tiny_run(registry, path, steps=40, extra=()):

@@ -267,3 +267,42 @@ def test_sample_pictures_never_cover_another_variants_title(tmp_path):
         assert title.height > 0
         assert not any(title.overlaps(image) for j, image in enumerate(images) if j != i), i
         assert not title.overlaps(images[i]) and title.y0 >= images[i].y1 - 1  # above its own
+
+
+def _record(variant, seed, modes, ranges=True):
+    protocol = {"metrics": {"mixture-modes": {"range": {"modes": [0.0, 8.0]}}}} if ranges else {}
+    return {"key": f"ring8/{variant}/seed-{seed}", "dataset": "ring8", "variant": variant,
+            "seed": seed, "status": "completed", "metrics": {"modes": modes},
+            "metric_of": {"modes": "mixture-modes"}, "protocol": protocol}
+
+
+def test_cells_stay_in_the_recorded_range_and_the_baseline_comparisons_are_written():
+    from ganagerie.bench.report import baseline_blocks
+    from ganagerie.bench.results import summarize_dataset
+
+    runs = [_record("vanilla", s, m) for s, m in enumerate([8.0, 8.0, 7.0, 8.0, 8.0])]
+    runs += [_record("wgan-gp", s, m) for s, m in enumerate([8.0, 1.0, 1.0, 1.0, 1.0])]
+    runs += [_record("sngan", s, m) for s, m in enumerate([8.0, 8.0, 8.0, 7.0, 8.0])]
+    ds = summarize_dataset(runs, {"modes": True}, "modes", baseline="vanilla")
+    cell = ds["variants"]["wgan-gp"]["metrics"]["modes"]
+    assert cell["ci_low"] == 0.0 and cell["ci_high"] < 8  # the t-interval reaches below 0
+    assert fmt_ci(cell) == "2 [0, 6]"
+    found = {c["variant"]: c for c in ds["baseline"]["comparisons"]["modes"]}
+    assert found["wgan-gp"]["verdict"] == "worse" and found["sngan"]["verdict"] == "not decided"
+    text = baseline_blocks(ds["baseline"], ds["metrics"])[0].text
+    assert text.startswith("Against the baseline vanilla: wgan-gp is worse than vanilla on modes (by -5 ± 4, p (Holm) = 0.03")
+    assert text.endswith("The other comparison is not decided.")
+    # an evaluation that recorded no range (before ranges existed): the plain t-interval
+    old = summarize_dataset([_record(r["variant"], r["seed"], r["metrics"]["modes"], ranges=False)
+                             for r in runs], {"modes": True}, "modes")
+    assert old["variants"]["wgan-gp"]["metrics"]["modes"]["ci_low"] < 0 and "baseline" not in old
+
+
+def test_a_suite_baseline_must_be_one_of_its_variants():
+    from ganagerie.bench.suite import parse_suite
+    from ganagerie.errors import UsageError
+
+    suite = parse_suite('variants = ["vanilla", "wgan-gp"]\nbaseline = "vanilla"\ndatasets = ["ring8"]', "s.toml")
+    assert suite.baseline == "vanilla"
+    with pytest.raises(UsageError, match="baseline 'vanila' is not one of the suite's variants"):
+        parse_suite('variants = ["vanilla"]\nbaseline = "vanila"\ndatasets = ["ring8"]', "s.toml")

@@ -18,9 +18,9 @@ from typing import Any
 from ..files import write_json, write_with
 from ..registry import Registry
 from . import plots
-from .layout import run_dir
+from .layout import PLAN_FILE, run_dir
 from .references import CEILING
-from .results import collect, eval_rows, loss_rows
+from .results import assemble, collect, eval_rows, loss_rows
 
 # -- the document model ------------------------------------------------------------------
 
@@ -67,7 +67,13 @@ class Details:
 def write_report(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
     """Collect the results of ``out`` and write results.json, report.md and report.html."""
     out = Path(out)
-    results = collect(out, registry)
+    if (out / PLAN_FILE).exists():
+        results = collect(out, registry)
+    else:  # a committed report: its text restated from its results.json, its figures kept
+        from .verify import load_results
+
+        recorded = load_results(out)
+        results = assemble(recorded, recorded["runs"], recorded.get("references") or {}, registry)
     blocks = build(results, out)
     for block in _walk(blocks):
         if isinstance(block, Picture):
@@ -162,6 +168,8 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
                "reference short of the ceiling's interval; paired t-test over seeds, Holm-corrected over "
                "the floors, "
                "α = 0.05): the cell does not show that the variant learned anything." if marked else "")))
+    if ds.get("baseline"):
+        blocks += baseline_blocks(ds["baseline"], ds["metrics"])
     if ranking:
         blocks.append(Para(ranking_text(ranking, order)))
         blocks.append(Details("Pairwise tests", [Table(
@@ -193,6 +201,8 @@ def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path,
                              ("losses, penalties and diagnostics", "losses", loss_rows)):
         rows = {v: [read(run_dir(out, r["key"])) for r in rs] for v, rs in by_variant.items()}
         picture = _curves_picture(label, what, slug, rows, levels if slug == "metrics" else None)
+        if picture is None:
+            picture = _kept(out, f"{label}: {what}", f"plots/{label}-{slug}.png")
         if picture is not None:
             figures.append(picture)
     pictures = {}
@@ -206,7 +216,17 @@ def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path,
         figures.append(Picture(f"{label}: final samples", plots.samples_figure(
             pictures, f"{label}: final samples, first completed seed of each variant"),
             f"plots/{label}-samples.png"))
+    elif kept := _kept(out, f"{label}: final samples", f"plots/{label}-samples.png"):
+        figures.append(kept)
     return figures
+
+
+def _kept(out: Path, alt: str, path: str) -> Picture | None:
+    """A figure already in the report directory, where the runs it was drawn from are gone
+    (a committed report whose text is rewritten)."""
+    if (out / "runs").is_dir() or not (out / path).is_file():
+        return None
+    return Picture(alt, (out / path).read_bytes(), path)
 
 
 def _curves_picture(label: str, what: str, slug: str,
@@ -223,6 +243,33 @@ def _curves_picture(label: str, what: str, slug: str,
                    plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)",
                                        levels=levels),
                    f"plots/{label}-{slug}.png")
+
+
+def baseline_blocks(baseline: dict[str, Any], metrics: list[str]) -> list[Any]:
+    """The comparisons with the baseline: the decided ones in a sentence each, then all of them
+    in a table with their effects, p-values and verdicts."""
+    name = baseline["variant"]
+    rows, decided, undecided = [], [], 0
+    for m in metrics:
+        for c in baseline["comparisons"].get(m, []):
+            effect = {"n": c["n"], "mean": c["effect"], "ci_low": c["effect_low"],
+                      "ci_high": c["effect_high"]}
+            rows.append([c["variant"], m, str(c["n"]), fmt_ci(effect), fmt(c["d_z"]), fmt(c["p"]),
+                         fmt(c["p_holm"]), c["verdict"]])
+            if c["verdict"] == "not decided":
+                undecided += 1
+            else:
+                decided.append(f"{c['variant']} is {c['verdict']} than {name} on {m} "
+                               f"(by {fmt_ci(effect)}, p (Holm) = {fmt(c['p_holm'])})")
+    text = (f"Against the baseline {name}: " + "; ".join(decided) + "." if decided else
+            f"Against the baseline {name}: no comparison is decided.")
+    if decided and undecided:
+        text += (" The other comparison is not decided." if undecided == 1 else
+                 f" The other {undecided} comparisons are not decided.")
+    return [Para(text), Details(f"Every variant against {name}", [
+        Para(f"Test: {baseline['test']}."),
+        Table(["variant", "metric", "common seeds", f"effect (variant − {name})", "d_z", "p",
+               "p (Holm)", "verdict"], rows)])]
 
 
 def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:
@@ -301,12 +348,37 @@ def fmt(x: float | None) -> str:
 
 
 def fmt_ci(cell: dict[str, Any]) -> str:
-    """``mean ± half-width``; ``mean (n=1)`` for one seed; ``–`` for none."""
+    """``mean ± half-width``, or ``mean [low, high]`` where the metric's range cut the interval,
+    rounded to the precision the interval supports: the half-width to one significant digit
+    (two when that digit is 1), the mean and bounds to the same decimal place (``330 ± 100``,
+    ``0.029 ± 0.005``, ``3 [0, 8]``); ``mean (n=1)`` for one seed; ``–`` for none."""
     if cell["n"] == 0:
         return "–"
-    if cell["n"] == 1:
-        return f"{fmt(cell['mean'])} (n=1)"
-    return f"{fmt(cell['mean'])} ± {(cell['ci_high'] - cell['ci_low']) / 2:.2g}"
+    mean, low, high = cell["mean"], cell.get("ci_low"), cell.get("ci_high")
+    if cell["n"] == 1 or low is None or high is None:
+        return f"{fmt(mean)} (n=1)" if cell["n"] == 1 else fmt(mean)
+    half = (high - low) / 2
+    if not half > 0:
+        return f"{fmt(mean)} ± 0"
+    place = _decimal_place(half)
+    if abs((mean - low) - (high - mean)) > 1e-9 * max(1.0, abs(mean)):  # cut to the range
+        return f"{_rounded(mean, place)} [{_rounded(low, place)}, {_rounded(high, place)}]"
+    return f"{_rounded(mean, place)} ± {_rounded(half, place)}"
+
+
+def _decimal_place(half: float) -> int:
+    """The decimal place to round to: the half-width's first significant digit, or its second
+    when the first is 1 (0.0054 -> 3, 104 -> -1, 4 -> 0)."""
+    exponent = math.floor(math.log10(half))
+    leading = int(half / 10 ** exponent + 1e-9)
+    return -exponent + (1 if leading == 1 else 0)
+
+
+def _rounded(x: float, place: int) -> str:
+    if not -6 <= place <= 8:  # beyond what fixed notation reads well
+        return f"{x:.3g}"
+    value = round(x, place)
+    return f"{value:.{max(place, 0)}f}" if value != 0 else "0"
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ..files import read_jsonl
 from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
+from .stats import range_bounds
 from .layout import evaluation_planned, read_plan, run_dir
 from .references import CEILING, FLOORS, read_references
 from .suite import RunSpec, Suite, parse_suite
@@ -148,13 +149,21 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
     """Everything ``results.json`` holds, from ``OUT/bench.json`` and the run directories."""
     out = Path(out)
     plan = read_plan(out)
-    suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])
     specs = [RunSpec.from_json(r) for r in plan["runs"]]
     runs = [run_record(out, s, registry) for s in specs]
     references = {label: {name: {str(seed): {c: x for c, (_, _, x) in flatten(metrics).items()}
                                  for seed, metrics in by_seed.items()}
                           for name, by_seed in read_references(out, label).items()}
                   for label in dict.fromkeys(s.dataset for s in specs)}
+    return assemble(plan, runs, references, registry)
+
+
+def assemble(plan: dict[str, Any], runs: list[dict[str, Any]], references: dict[str, Any],
+             registry: Registry | None) -> dict[str, Any]:
+    """results.json from the plan's suite, options, threads and environment, the run records
+    and the reference values: the summary over seeds, the statistics' protocol, the hash.
+    A committed report (its runs not kept) is restated from its own results.json this way."""
+    suite = parse_suite(plan["suite"]["source"], plan["suite"]["origin"])
     datasets = summarize(runs, suite, registry, references)
     results = {
         "format": RESULTS_FORMAT,
@@ -183,7 +192,7 @@ def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | Non
         mine = [r for r in runs if r["dataset"] == label]
         directions = metric_directions(mine, suite.higher_is_better, registry)
         datasets[label] = summarize_dataset(mine, directions, suite.rank_by,
-                                            (references or {}).get(label) or {})
+                                            (references or {}).get(label) or {}, suite.baseline)
     return datasets
 
 
@@ -224,13 +233,41 @@ def metric_directions(
     return out
 
 
+def metric_ranges(runs: list[dict[str, Any]]) -> dict[str, tuple[float | None, float | None]]:
+    """Each metric column's range, as the runs' evaluations recorded it (``protocol.metrics.M.
+    range``; the widest where runs differ, open where any run records none or a damaged one)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    seen: set[str] = set()
+    for r in runs:
+        if r.get("status") != "completed":
+            continue
+        protocols = (r.get("protocol") or {}).get("metrics") if isinstance(r.get("protocol"), dict) else None
+        for column, metric in r["metric_of"].items():
+            value = column.removeprefix(f"{metric}.")
+            recorded = protocols.get(metric) if isinstance(protocols, dict) else None
+            raw = recorded.get("range") if isinstance(recorded, dict) else None
+            bounds = range_bounds(raw.get(value)) if isinstance(raw, dict) else None
+            bounds = bounds or (None, None)
+            if column not in seen:
+                seen.add(column)
+                out[column] = bounds
+                continue
+            low, high = out[column]
+            out[column] = (None if low is None or bounds[0] is None else min(low, bounds[0]),
+                           None if high is None or bounds[1] is None else max(high, bounds[1]))
+    return out
+
+
 def summarize_dataset(
     runs: list[dict[str, Any]], directions: dict[str, bool | None], rank_by: str | None,
     references: dict[str, dict[str, dict[str, float]]] | None = None,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     """Variants x metrics over seeds for one dataset, the failure rates, the reference rows,
-    each variant's paired tests against the floors, and the ranking."""
+    each variant's paired tests against the floors, the ranking, and (with a ``baseline``)
+    every other variant against it on each metric whose direction is known."""
     metric_names = list(directions)
+    ranges = metric_ranges(runs)
     variants: dict[str, Any] = {}
     per_seed: dict[str, dict[str, dict[int, float]]] = {}
     for label in dict.fromkeys(r["variant"] for r in runs):
@@ -245,7 +282,8 @@ def summarize_dataset(
             "runs": len(mine),
             **counts,
             "failure_rate": (counts["diverged"] + counts["failed"]) / len(mine),
-            "metrics": {m: {**stats.mean_ci(list(per_seed[label][m].values())).as_json(),
+            "metrics": {m: {**stats.mean_ci(list(per_seed[label][m].values()),
+                                            bounds=ranges.get(m, (None, None))).as_json(),
                             "values": {str(s): v for s, v in per_seed[label][m].items()}}
                         for m in metric_names},
         }
@@ -264,7 +302,8 @@ def summarize_dataset(
                        if isinstance(vals.get(m), (int, float)) and math.isfinite(vals[m])}
                    for m in metric_names}
             for name, by_seed in (references or {}).items()}
-    reference_rows = {name: {m: {**stats.mean_ci(list(per[m].values())).as_json(),
+    reference_rows = {name: {m: {**stats.mean_ci(list(per[m].values()),
+                                                 bounds=ranges.get(m, (None, None))).as_json(),
                                  "values": {str(s): v for s, v in per[m].items()}}
                              for m in metric_names} for name, per in refs.items()}
     for m in metric_names:
@@ -283,5 +322,12 @@ def summarize_dataset(
         ranking["not_above_floor"] = [
             v for v in variants
             if any(not t["beats"] for t in variants[v]["metrics"][primary].get("floors", []))]
-    return {"metrics": metric_names, "directions": directions, "variants": variants,
-            "references": reference_rows, "ranking": ranking}
+    summary = {"metrics": metric_names, "directions": directions, "variants": variants,
+               "references": reference_rows, "ranking": ranking}
+    if baseline is not None:
+        summary["baseline"] = {
+            "variant": baseline, "test": stats.BASELINE_METHOD,
+            "comparisons": {m: [c.as_json() for c in stats.against_baseline(
+                {v: per_seed[v][m] for v in variants if per_seed[v][m]}, baseline, directions[m])]
+                for m in metric_names if directions[m] is not None}}
+    return summary

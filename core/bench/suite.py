@@ -13,6 +13,8 @@ through the same ``resolve_config`` as ``ganagerie train``::
     rank_by = "..."            # the metric value that orders the ranking (absent: the first
                                # one whose direction is known)
     higher_is_better = { fid = false }   # directions the metrics do not declare themselves
+    baseline = "vanilla"       # a variant label: every other variant is compared with it on
+                               # each metric (paired, Holm over those k - 1 comparisons)
     arch = "mlp"               # architecture of every run (absent: chosen by the data)
     datasets = ["ring8", { name = "grid25", label = "grid", options = { n = 20000 } }]
 
@@ -64,7 +66,7 @@ LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
 _LABEL = re.compile(rf"^{LABEL}$")
 
 _TOP_KEYS = {"name", "description", "seeds", "steps", "metrics", "eval_every", "eval_samples",
-             "rank_by", "higher_is_better", "arch", "set", "datasets", "variants"}
+             "rank_by", "higher_is_better", "baseline", "arch", "set", "datasets", "variants"}
 _DATASET_KEYS = {"name", "label", "options", "arch", "set", "metrics"}
 _VARIANT_KEYS = {"variant", "label", "loss", "regularizers", "arch", "set"}
 
@@ -112,6 +114,7 @@ class Suite:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     arch: str | None = None
     sets: tuple[str, ...] = ()
+    baseline: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """Name, description, origin and size, for ``ganagerie bench list``."""
@@ -225,6 +228,10 @@ def parse_suite(source: str, origin: str) -> Suite:
             raise UsageError(f"{origin}: two {what} are labelled '{twice[0]}'; give one a "
                              "different label")
     steps = data.get("steps")
+    baseline = _optional_text(data.get("baseline"), origin, "baseline")
+    if baseline is not None and baseline not in [v.label for v in variants]:
+        raise UsageError(f"{origin}: baseline '{baseline}' is not one of the suite's variants "
+                         f"({', '.join(v.label for v in variants)}); name one of their labels")
     return Suite(
         name=name,
         description=_text(data.get("description", ""), origin, "description"),
@@ -241,6 +248,7 @@ def parse_suite(source: str, origin: str) -> Suite:
         higher_is_better=_directions(data.get("higher_is_better", {}), origin),
         arch=_optional_text(data.get("arch"), origin, "arch"),
         sets=_sets(data.get("set", {}), origin, "set"),
+        baseline=baseline,
     )
 
 

@@ -15,6 +15,7 @@ import torch
 
 from .. import __version__
 from ..components import Dataset, Generator
+from ..bench.stats import range_bounds
 from ..errors import UsageError
 from ..registry import Registry
 from ..seeding import derive_seed
@@ -98,11 +99,31 @@ def evaluate_generator(
         protocol["metrics"][name] = {
             "options": options, "plugin": entry.provenance.plugin,
             "plugin_version": entry.provenance.version, **metric.protocol(),
+            "range": value_ranges(name, metric, values[name]),
             "time_s": round(timings[name], 4),
         }
     protocol["generate_s"] = round(generate_s, 4)
     protocol["time_s"] = round(time.perf_counter() - started, 4)
     return {"metrics": values, "protocol": protocol}
+
+
+def value_ranges(name: str, metric: Any, values: dict[str, float]) -> dict[str, list]:
+    """``metric.value_ranges()`` for the values it computed, as ``{value: [low, high]}``
+    (None for an open side), checked: a plugin's return value is not trusted."""
+    ranges = metric.value_ranges()
+    if not isinstance(ranges, dict):
+        raise UsageError(f"metric '{name}': value_ranges() must return a dict, not "
+                         f"{type(ranges).__name__}")
+    out = {}
+    for key, bounds in ranges.items():
+        if key not in values:
+            continue
+        checked = range_bounds(bounds)
+        if checked is None:
+            raise UsageError(f"metric '{name}': the range of '{key}' must be (low, high) with "
+                             f"numbers or None and low <= high, not {bounds!r}")
+        out[key] = list(checked)
+    return out
 
 
 def _now(device: torch.device) -> float:

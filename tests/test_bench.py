@@ -434,3 +434,24 @@ def test_tasks_start_with_the_most_remaining_work(tmp_path, registry):
     # a negative step is damage too: not started, so as much work as wgan-gp seed-1 (a tie: input order)
     started.status.write_text('{"status": "running", "step": -400}')
     assert longest_first([[specs[3]], [specs[2]]], out) == [[specs[3]], [specs[2]]]
+
+
+def test_seeds_added_after_a_look_train_only_the_new_seeds_and_the_report_says_so(tmp_path, registry):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"'], extra='baseline = "vanilla"'))
+    out = tmp_path / "out"
+    run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
+    assert "seeds_added" not in json.loads((out / "bench.json").read_text())
+    again = run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
+    assert [o.reused for o in again] == [True, False, False]
+    assert json.loads((out / "bench.json").read_text())["seeds_added"] == [{"from": 1, "to": 3}]
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds_added"] == [{"from": 1, "to": 3}]
+    assert "Seeds were added after a look at the results** (1 to 3 seeds" in (out / "report.md").read_text()
+    assert check_recorded(out, load_results(out), registry) == []
+    run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)  # no new seeds
+    assert json.loads((out / "bench.json").read_text())["seeds_added"] == [{"from": 1, "to": 3}]
+    plan = json.loads((out / "bench.json").read_text())
+    plan["seeds_added"] = [{"from": "1", "to": 3}]
+    (out / "bench.json").write_text(json.dumps(plan))
+    with pytest.raises(UsageError, match="is not a ganagerie benchmark plan"):
+        run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)

@@ -29,7 +29,8 @@ from ..train.rundir import RunDir
 from ..train.trainer import prepare, train
 from .environment import describe_environment
 from .executor import Executor, ProcessExecutor, SerialExecutor, cpu_count, threads_per_job
-from .layout import PLAN_FILE, PLAN_FORMAT, evaluated, evaluation_planned, read_plan, run_dir
+from .layout import (PLAN_FILE, PLAN_FORMAT, evaluated, evaluation_planned, read_plan, run_dir,
+                     seeds_added)
 from .lock import bench_lock
 from .progress import SuiteProgress
 from .ray_executor import RayExecutor
@@ -114,6 +115,7 @@ def run_suite(
 def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Registry,
                  seeds: int | None, steps: int | None, sets: Sequence[str], pool: Executor,
                  threads: int, progress: bool | None, batch_seeds: str) -> list[RunOutcome]:
+    looks = seeds_added(read_plan(out, missing_ok=True), specs, out)
     write_json(out / PLAN_FILE, {
         "format": PLAN_FORMAT,
         "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},
@@ -121,6 +123,7 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
         "threads": threads,
         "environment": describe_environment(),
         "runs": [s.as_json() for s in specs],
+        **({"seeds_added": looks} if looks else {}),
     })
     outcomes = execute(specs, out, pool, registry, progress, suite.name, batch_seeds)
     evaluate_references(specs, out, registry)

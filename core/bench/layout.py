@@ -44,10 +44,41 @@ def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | Non
             or not all(isinstance(suite.get(k), str) for k in ("name", "origin", "source"))
             or not isinstance(plan.get("options"), dict) or not isinstance(plan.get("runs"), list)
             or not isinstance(plan.get("environment"), dict)
-            or not isinstance(plan.get("threads"), int) or plan["threads"] < 1):
+            or not isinstance(plan.get("threads"), int) or plan["threads"] < 1
+            or not looks_ok(plan.get("seeds_added", []))):
         raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}; "
                          "rerun the suite into a new --out")
     return plan
+
+
+def looks_ok(looks: Any) -> bool:
+    """Whether ``seeds_added`` (of bench.json or results.json) has its shape."""
+    return isinstance(looks, list) and len(looks) <= 10_000 and all(
+        isinstance(x, dict) and set(x) == {"from", "to"}
+        and all(isinstance(x[k], int) and not isinstance(x[k], bool) and x[k] >= 0 for k in x)
+        for x in looks)
+
+
+def seeds_added(previous: dict[str, Any] | None, specs: list[RunSpec], out: str | Path) -> list[dict]:
+    """The plan's record of seeds added after a look: the earlier ones, and this one when the
+    new plan has more seeds per cell than the last and a report of the earlier seeds was
+    written (results.json: the user could have looked)."""
+    looks = list(previous.get("seeds_added", [])) if previous else []
+    if previous is None or not (Path(out) / "results.json").exists():
+        return looks
+    before = _seeds_per_cell(previous["runs"])
+    now = _seeds_per_cell([s.as_json() for s in specs])
+    if now > before > 0:
+        looks.append({"from": before, "to": now})
+    return looks
+
+
+def _seeds_per_cell(runs: list[Any]) -> int:
+    cells: dict[tuple, set] = {}
+    for r in runs:
+        if isinstance(r, dict):
+            cells.setdefault((r.get("dataset"), r.get("variant")), set()).add(r.get("seed"))
+    return max((len(s) for s in cells.values()), default=0)
 
 
 def evaluation_planned(spec: RunSpec) -> bool:

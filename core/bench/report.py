@@ -107,6 +107,13 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
              f"variant's rank is 1 + the number of variants significantly better than it, so "
              f"variants that cannot be told apart share a rank."),
     ]
+    if results.get("seeds_added"):
+        steps = ", then ".join(f"{x['from']} to {x['to']}" for x in results["seeds_added"])
+        blocks.append(Para(
+            f"**Seeds were added after a look at the results** ({steps} seeds per cell). A "
+            f"study extended because its first results did not decide is more likely to decide "
+            f"by chance than its p-values say (optional stopping): take its decisions as "
+            f"exploratory, or confirm them on seeds planned before looking."))
     # a report of a suite still under way (or stopped) counts its runs not yet done apart
     partial = any(info["unfinished"] + info["missing"] for ds in results["datasets"].values()
                   for info in ds["variants"].values())

@@ -178,6 +178,7 @@ def assemble(plan: dict[str, Any], runs: list[dict[str, Any]], references: dict[
         "references": references,
         "runs": runs,
         "environment": plan["environment"],
+        **({"seeds_added": plan["seeds_added"]} if plan.get("seeds_added") else {}),
     }
     results["content_hash"] = content_hash(results)
     return results

@@ -16,7 +16,7 @@ from ..files import write_json
 from ..registry import Registry
 from .environment import cpu_name
 from .harness import BATCH_MODES, MAX_JOBS, default_jobs, execute, make_executor
-from .layout import PLAN_FILE, PLAN_FORMAT
+from .layout import PLAN_FILE, PLAN_FORMAT, looks_ok
 from .lock import bench_lock
 from .references import evaluate_references, read_references
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
@@ -58,6 +58,8 @@ def _shape_problem(results: Any) -> str | None:
             return f"'{key}' is missing or not a {kind.__name__}"
     if not all(isinstance(results["suite"].get(k), str) for k in ("name", "origin", "source")):
         return "'suite' lacks name, origin or source"
+    if not looks_ok(results.get("seeds_added", [])):
+        return "'seeds_added' is not a list of {from, to} seed counts"
     for i, run in enumerate(results["runs"]):
         try:
             RunSpec.from_json(run)

@@ -379,6 +379,23 @@ def bench_report_cmd(out: Path) -> None:
                f"({results['content_hash']})")
 
 
+@bench_group.command("plan")
+@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.option("--baseline", help="The variant to compare with. Default: the suite's baseline.")
+def bench_plan_cmd(report_dir: Path, baseline: str | None) -> int:
+    """The seeds each comparison with the baseline needs, from a finished (pilot) study.
+
+    Reads REPORT_DIR/results.json (a `bench run --out`, or a committed report) and prints, for
+    every variant against the baseline on every metric with a direction, its verdict and the
+    seeds that would decide a difference of the observed size with 80% power.
+    """
+    from .bench.plan import plan_seeds
+
+    for line in plan_seeds(report_dir, _registry(), baseline):
+        click.echo(line)
+    return 0
+
+
 @bench_group.command("verify")
 @click.argument("report_dir", type=click.Path(path_type=Path))
 @click.option("--runs", "runs", multiple=True,

@@ -455,3 +455,18 @@ def test_seeds_added_after_a_look_train_only_the_new_seeds_and_the_report_says_s
     (out / "bench.json").write_text(json.dumps(plan))
     with pytest.raises(UsageError, match="is not a ganagerie benchmark plan"):
         run_suite(suite, out, registry, seeds=3, jobs=1, threads=1, progress=False)
+
+
+def test_bench_plan_prints_the_seeds_each_comparison_needs(bench_dir, cli, tmp_path):
+    out, _ = bench_dir
+    code, text, _ = cli("bench", "plan", out, "--baseline", "vanilla")
+    assert code == 0
+    # the unstable variant diverged in both seeds: nothing to compare
+    assert text.splitlines() == ["no comparison with vanilla: no variant but it has completed "
+                                 "runs, or no metric of the study has a known direction"]
+    code, _, err = cli("bench", "plan", out)
+    assert code == 2 and "names no baseline; give --baseline, one of vanilla, unstable" in err
+    code, _, err = cli("bench", "plan", out, "--baseline", "nope")
+    assert code == 2 and "'nope' is not one of the suite's variants" in err
+    code, _, err = cli("bench", "plan", tmp_path)
+    assert code == 2 and "no results.json" in err

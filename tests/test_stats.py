@@ -172,3 +172,42 @@ def test_against_the_baseline_is_k_minus_1_paired_tests_with_effects():
     flipped = {c.variant: c.verdict for c in against_baseline(values, "vanilla", False)}
     assert flipped["wgan"] == "better"
     assert against_baseline({"a": {0: 1.0}}, "vanilla", True) == []
+
+
+def test_seeds_planned_from_power_match_the_paired_t_tests_known_values():
+    from ganagerie.bench.stats import detectable_d_z, paired_power, seeds_needed
+
+    # G*Power, paired t-test, two-sided, alpha 0.05: d_z = 1 needs 10 pairs (power 0.803)
+    assert paired_power(10, 1.0, 0.05) == pytest.approx(0.8031, abs=1e-4)
+    assert seeds_needed(1.0, 0.05) == 10 and paired_power(9, 1.0, 0.05) < 0.8
+    assert seeds_needed(-1.0, 0.05) == 10  # the sign of the difference does not matter
+    assert seeds_needed(0.5, 0.05) == 34  # d_z = 0.5: 34 pairs (power 0.808)
+    assert seeds_needed(0.0, 0.05) is None and seeds_needed(0.001, 0.05) is None
+    d = detectable_d_z(10, 0.05)
+    assert d == pytest.approx(1.0, abs=0.01) and paired_power(10, d, 0.05) == pytest.approx(0.8)
+    # the stricter Holm step of 3 comparisons needs more seeds for the same difference
+    assert seeds_needed(1.0, 0.05 / 3) > 10
+
+
+def test_bench_plan_lines_from_a_pilot(tmp_path, registry):
+    """Three variants against vanilla: one decided (with the d_z its seeds detect), one with a
+    seed plan, one that no number of seeds can decide (no difference)."""
+    import json
+
+    from ganagerie.bench.plan import plan_seeds
+
+    suite = ('variants = ["vanilla", "a", "b", "c"]\nbaseline = "vanilla"\ndatasets = ["ring8"]\n'
+             'higher_is_better = { modes = true }\n')
+    modes = {"vanilla": [8, 7, 8, 8, 7], "a": [1, 1, 2, 1, 1], "b": [8, 8, 7, 8, 8], "c": [8, 7, 8, 8, 7]}
+    runs = [{"key": f"ring8/{v}/seed-{s}", "dataset": "ring8", "variant": v, "seed": s,
+             "config": {}, "status": "completed", "step": 1, "final_losses": {},
+             "metrics": {"modes": float(m)}, "metric_of": {"modes": "mixture-modes"}, "protocol": {}}
+            for v, ms in modes.items() for s, m in enumerate(ms)]
+    (tmp_path / "results.json").write_text(json.dumps({
+        "suite": {"name": "pilot", "origin": "pilot.toml", "source": suite}, "options": {},
+        "threads": 1, "environment": {}, "runs": runs, "datasets": {}, "content_hash": "x"}))
+    lines = plan_seeds(tmp_path, registry)
+    assert lines[0].startswith("ring8 modes: a vs vanilla, 5 seeds") and "worse; these seeds detect d_z >= " in lines[0]
+    assert lines[1].startswith("ring8 modes: b vs vanilla") and lines[1].endswith("seeds for 80% power")
+    assert lines[2].endswith("no plan: more than 1000 seeds, or no difference seen")
+    assert lines[-1].startswith("the largest of these plans: ")

@@ -256,15 +256,19 @@ def baseline_blocks(baseline: dict[str, Any], metrics: list[str]) -> list[Any]:
     """The comparisons with the baseline: the decided ones in a sentence each, then all of them
     in a table with their effects, p-values and verdicts."""
     name = baseline["variant"]
-    rows, decided, undecided = [], [], 0
+    rows, decided, undecided, plans = [], [], 0, []
     for m in metrics:
         for c in baseline["comparisons"].get(m, []):
             effect = {"n": c["n"], "mean": c["effect"], "ci_low": c["effect_low"],
                       "ci_high": c["effect_high"]}
+            power = (f"decides d_z ≥ {fmt(c['detectable_d_z'])}" if c.get("detectable_d_z") else
+                     f"{c['seeds_needed']} seeds" if c.get("seeds_needed") else "–")
             rows.append([c["variant"], m, str(c["n"]), fmt_ci(effect), fmt(c["d_z"]), fmt(c["p"]),
-                         fmt(c["p_holm"]), c["verdict"]])
+                         fmt(c["p_holm"]), c["verdict"], power])
             if c["verdict"] == "not decided":
                 undecided += 1
+                if c.get("seeds_needed"):
+                    plans.append(f"{c['variant']} on {m} {c['seeds_needed']}")
             else:
                 decided.append(f"{c['variant']} is {c['verdict']} than {name} on {m} "
                                f"(by {fmt_ci(effect)}, p (Holm) = {fmt(c['p_holm'])})")
@@ -273,10 +277,13 @@ def baseline_blocks(baseline: dict[str, Any], metrics: list[str]) -> list[Any]:
     if decided and undecided:
         text += (" The other comparison is not decided." if undecided == 1 else
                  f" The other {undecided} comparisons are not decided.")
+    if plans:
+        text += (" Seeds that would decide a difference of the observed size with 80% power: "
+                 + ", ".join(plans) + ".")
     return [Para(text), Details(f"Every variant against {name}", [
-        Para(f"Test: {baseline['test']}."),
+        Para(f"Test: {baseline['test']}. Power: {baseline.get('power', '–')}."),
         Table(["variant", "metric", "common seeds", f"effect (variant − {name})", "d_z", "p",
-               "p (Holm)", "verdict"], rows)])]
+               "p (Holm)", "verdict", "80% power"], rows)])]
 
 
 def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:

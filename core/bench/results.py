@@ -327,7 +327,7 @@ def summarize_dataset(
                "references": reference_rows, "ranking": ranking}
     if baseline is not None:
         summary["baseline"] = {
-            "variant": baseline, "test": stats.BASELINE_METHOD,
+            "variant": baseline, "test": stats.BASELINE_METHOD, "power": stats.POWER_METHOD,
             "comparisons": {m: [c.as_json() for c in stats.against_baseline(
                 {v: per_seed[v][m] for v in variants if per_seed[v][m]}, baseline, directions[m])]
                 for m in metric_names if directions[m] is not None}}

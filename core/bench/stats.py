@@ -217,12 +217,16 @@ class Comparison:
     p: float
     p_holm: float
     verdict: str
+    seeds_needed: int | None = None  # not decided: seeds for POWER at the observed d_z
+    detectable_d_z: float | None = None  # decided: the smallest d_z these seeds detect
 
     def as_json(self) -> dict:
         return {"variant": self.variant, "baseline": self.baseline, "n": self.n,
                 "effect": _finite(self.effect.mean), "effect_low": _finite(self.effect.low),
                 "effect_high": _finite(self.effect.high), "d_z": _finite(self.d_z),
-                "p": _finite(self.p), "p_holm": _finite(self.p_holm), "verdict": self.verdict}
+                "p": _finite(self.p), "p_holm": _finite(self.p_holm), "verdict": self.verdict,
+                "seeds_needed": self.seeds_needed,
+                "detectable_d_z": None if self.detectable_d_z is None else _finite(self.detectable_d_z)}
 
 
 def against_baseline(values: Mapping[str, Mapping[int, float]], baseline: str,
@@ -241,13 +245,71 @@ def against_baseline(values: Mapping[str, Mapping[int, float]], baseline: str,
         p = paired_p_value([values[v][s] for s in seeds], [values[baseline][s] for s in seeds])
         raw.append((v, len(seeds), effect, _d_z(diffs), p))
     adjusted = holm([r[4] for r in raw])
+    level = alpha / max(1, sum(not math.isnan(r[4]) for r in raw))  # Holm's strictest step
     out = []
     for (v, n, effect, d_z, p), p_adj in zip(raw, adjusted):
         verdict = "not decided"
         if p_adj < alpha and effect.mean != 0:
             verdict = "better" if (effect.mean > 0) == higher_is_better else "worse"
-        out.append(Comparison(v, baseline, n, effect, d_z, p, p_adj, verdict))
+        needed = detectable = None
+        if verdict == "not decided":
+            needed = seeds_needed(d_z, level)
+        elif n >= 2:
+            detectable = detectable_d_z(n, level)
+        out.append(Comparison(v, baseline, n, effect, d_z, p, p_adj, verdict, needed, detectable))
     return out
+
+
+#: the power that ``seeds_needed`` plans for
+POWER = 0.8
+#: the most seeds ``seeds_needed`` proposes; beyond it: None (not worth deciding by seeds)
+MOST_SEEDS = 1000
+POWER_METHOD = (
+    f"seeds for {POWER:.0%} power: the smallest n at which a two-sided paired t-test at "
+    "alpha / (k - 1) (Holm's strictest step) detects the observed d_z (noncentral t); "
+    f"none above {MOST_SEEDS}")
+
+
+def paired_power(n: int, d_z: float, alpha: float) -> float:
+    """Power of the two-sided paired t-test with ``n`` pairs at level ``alpha`` against a true
+    standardized difference ``d_z`` (the noncentral t with n - 1 df, noncentrality d_z sqrt n)."""
+    from scipy.stats import nct, t
+
+    if n < 2:
+        return 0.0
+    df, shift = n - 1, abs(d_z) * math.sqrt(n)
+    critical = float(t.ppf(1 - alpha / 2, df))
+    power = float(nct.sf(critical, df, shift) + nct.cdf(-critical, df, shift))
+    if math.isnan(power):  # scipy's noncentral t gives up far in the tail, where power is ~1
+        return 1.0 if shift > critical else 0.0
+    return power
+
+
+def seeds_needed(d_z: float, alpha: float, power: float = POWER, most: int = MOST_SEEDS) -> int | None:
+    """The fewest seeds whose paired t-test at ``alpha`` has ``power`` against ``d_z``; None
+    for no difference, or one that needs more than ``most`` seeds."""
+    if not math.isfinite(d_z) or d_z == 0:
+        return 2 if d_z in (math.inf, -math.inf) else None
+    if paired_power(most, d_z, alpha) < power:
+        return None
+    low, high = 2, most  # power grows with n: bisect
+    while low < high:
+        mid = (low + high) // 2
+        if paired_power(mid, d_z, alpha) >= power:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def detectable_d_z(n: int, alpha: float, power: float = POWER) -> float:
+    """The smallest |d_z| that ``n`` seeds detect with ``power`` at ``alpha``."""
+    from scipy.optimize import brentq
+
+    high = 1.0
+    while paired_power(n, high, alpha) < power and high < 1e6:
+        high *= 2
+    return float(brentq(lambda d: paired_power(n, d, alpha) - power, 1e-9, high))
 
 
 def _d_z(diffs: Sequence[float]) -> float:

@@ -211,3 +211,26 @@ def test_bench_plan_lines_from_a_pilot(tmp_path, registry):
     assert lines[1].startswith("ring8 modes: b vs vanilla") and lines[1].endswith("seeds for 80% power")
     assert lines[2].endswith("no plan: more than 1000 seeds, or no difference seen")
     assert lines[-1].startswith("the largest of these plans: ")
+
+
+def test_ranks_across_datasets_are_demsars_friedman_and_nemenyi_by_hand():
+    from ganagerie.bench.stats import across_datasets
+
+    means = {"d1": {"a": 1, "b": 2, "c": 3, "d": 4}, "d2": {"a": 1.5, "b": 2.5, "c": 2, "d": 5},
+             "d3": {"a": 1, "b": 3, "c": 2, "d": 4}, "d4": {"a": 0.5, "b": 1, "c": 3, "d": 2},
+             "d5": {"a": 1, "b": 1, "c": 1, "d": None}}
+    got = across_datasets({k: v for k, v in means.items() if k != "d5"}, higher_is_better=True)
+    # ranks (1 = highest): d 1,1,1,2; c 2,3,3,1; b 3,2,2,3; a 4,4,4,4
+    assert got["average_ranks"] == {"a": 4.0, "b": 2.5, "c": 2.25, "d": 1.25}
+    # chi2_F = 12 N / (k (k + 1)) (sum R^2 - k (k + 1)^2 / 4) = 2.4 * 3.875 = 9.3
+    # Iman-Davenport F = (N - 1) chi2 / (N (k - 1) - chi2) = 27.9 / 2.7
+    assert got["friedman_f"] == pytest.approx(27.9 / 2.7)
+    assert got["p"] == pytest.approx(sp.f.sf(27.9 / 2.7, 3, 9))
+    # Nemenyi: q_0.05 = 2.569 for k = 4 (Demsar 2006, table 5); CD = 2.569 sqrt(20 / 24)
+    assert got["cd"] == pytest.approx(2.569 * math.sqrt(20 / 24), rel=1e-3)
+    assert got["groups"] == [["d", "c", "b"], ["c", "b", "a"]]  # only d and a are told apart
+    lower = across_datasets({k: v for k, v in means.items() if k != "d5"}, higher_is_better=False)
+    assert lower["average_ranks"]["a"] == 1.0
+    partial = across_datasets(means, True)  # d has no mean on d5: left out
+    assert partial["left_out"] == ["d"] and sorted(partial["average_ranks"]) == ["a", "b", "c"]
+    assert across_datasets({"d1": means["d1"]}, True)["p"] is None  # one dataset: no test

@@ -98,3 +98,39 @@ def samples_layout(images: Mapping[str, Path], title: str) -> Figure:
         ax.set_title(variant, fontsize=9)
         ax.axis("off")
     return fig
+
+
+def critical_difference_figure(average_ranks: Mapping[str, float], cd: float,
+                               groups: Sequence[Sequence[str]], title: str) -> bytes:
+    """Demšar's critical-difference diagram: an axis of average ranks (1, the best, on the
+    left), each variant's name at its rank, the CD as a bar of its length above the axis,
+    and a thick line under each group of variants that the Nemenyi test cannot separate."""
+    names = sorted(average_ranks, key=average_ranks.get)
+    k = len(names)
+    half = math.ceil(k / 2)
+    fig = Figure(figsize=(10, 1.4 + 0.28 * half))
+    ax = fig.add_axes((0.24, 0.05, 0.52, 0.8))
+    ax.set_xlim(1 - 0.1, k + 0.1)
+    ax.set_ylim(-(half + 1.5), 2.2)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="black", linewidth=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.25, color="black", linewidth=1)
+        ax.text(r, 0.4, str(r), ha="center", va="bottom", fontsize=8)
+    shown = min(cd, k - 1)  # a CD longer than the axis: every variant is in one group
+    ax.hlines(1.5, 1, 1 + shown, color="black", linewidth=1.5)
+    ax.text(1 + shown / 2, 1.65, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for i, name in enumerate(names):
+        r = average_ranks[name]
+        left = i < half
+        y = -(i + 1) if left else -(k - i)
+        x_text = 1 - 0.15 if left else k + 0.15
+        ax.plot([r, r, x_text], [0, y, y], color="gray", linewidth=0.8)
+        ax.text(x_text, y, f"{name} ({r:.2f})", ha="right" if left else "left", va="center",
+                fontsize=8)
+    for j, group in enumerate(groups):
+        ranks = [average_ranks[n] for n in group]
+        y = -0.35 - 0.18 * j
+        ax.hlines(y, min(ranks) - 0.03, max(ranks) + 0.03, color="black", linewidth=3)
+    fig.suptitle(title, fontsize=10)
+    return to_png(fig)

@@ -20,6 +20,7 @@ from ..registry import Registry
 from . import plots
 from .layout import PLAN_FILE, run_dir
 from .references import CEILING
+from .stats import ALPHA
 from .results import assemble, collect, eval_rows, loss_rows
 
 # -- the document model ------------------------------------------------------------------
@@ -119,6 +120,8 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
                   for info in ds["variants"].values())
     for label, ds in results["datasets"].items():
         blocks += dataset_section(label, ds, [r for r in runs if r["dataset"] == label], out, partial)
+    if results.get("across_datasets"):
+        blocks += across_section(results["across_datasets"])
     blocks += protocol_section(results)
     blocks += environment_section(results["environment"], results["threads"])
     blocks += runs_section(runs)
@@ -250,6 +253,40 @@ def _curves_picture(label: str, what: str, slug: str,
                    plots.curves_figure(panels, f"{label}: {what} (mean over seeds, 95% band)",
                                        levels=levels),
                    f"plots/{label}-{slug}.png")
+
+
+def across_section(over: dict[str, Any]) -> list[Any]:
+    """Variants ranked over the datasets: average ranks, Friedman's test, the critical
+    difference and its diagram."""
+    metric, n = over["metric"], len(over["datasets"])
+    ranks = over["average_ranks"]
+    blocks: list[Any] = [Heading(2, "Across datasets")]
+    if not ranks:
+        return blocks + [Para(f"No ranking over datasets: no variant has a mean {metric} on "
+                              f"every dataset.")]
+    order = sorted(ranks, key=ranks.get)
+    text = (f"Average rank by {metric} over {n} datasets ({', '.join(over['datasets'])}); "
+            f"{over['method']}. ")
+    if over["p"] is None:
+        text += "Too few variants for Friedman's test."
+    elif over["p"] < ALPHA:
+        text += (f"Friedman: F = {fmt(over['friedman_f'])}, p = {fmt(over['p'])}: the variants "
+                 f"differ. CD = {fmt(over['cd'])}.")
+    else:
+        text += (f"Friedman: F = {fmt(over['friedman_f'])}, p = {fmt(over['p'])}: no difference "
+                 f"between the variants is shown over these {n} datasets (CD = {fmt(over['cd'])}).")
+    apart = [f"{a} ranks above {b}" for i, a in enumerate(order) for b in order[i + 1:]
+             if ranks[b] - ranks[a] >= over["cd"]]
+    if apart and over["p"] is not None and over["p"] < ALPHA:
+        text += " Told apart by the Nemenyi test: " + "; ".join(apart) + "."
+    if over["left_out"]:
+        text += f" Left out (no mean on some dataset): {', '.join(over['left_out'])}."
+    blocks += [Para(text), Table(["variant", "average rank"], [[v, f"{ranks[v]:.2f}"] for v in order]),
+               Picture("critical-difference diagram", plots.critical_difference_figure(
+                   ranks, over["cd"], over["groups"],
+                   f"average rank by {metric} over {n} datasets (1 = best)"),
+                   "plots/critical-difference.png")]
+    return blocks
 
 
 def baseline_blocks(baseline: dict[str, Any], metrics: list[str]) -> list[Any]:

@@ -180,6 +180,8 @@ def assemble(plan: dict[str, Any], runs: list[dict[str, Any]], references: dict[
         "environment": plan["environment"],
         **({"seeds_added": plan["seeds_added"]} if plan.get("seeds_added") else {}),
     }
+    if (over := across(datasets)) is not None:
+        results["across_datasets"] = over
     results["content_hash"] = content_hash(results)
     return results
 
@@ -195,6 +197,22 @@ def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | Non
         datasets[label] = summarize_dataset(mine, directions, suite.rank_by,
                                             (references or {}).get(label) or {}, suite.baseline)
     return datasets
+
+
+def across(datasets: dict[str, Any]) -> dict[str, Any] | None:
+    """Variants ranked over the datasets (``stats.across_datasets``) on the metric every
+    dataset ranks by, where a suite has several datasets ranked by the same metric."""
+    rankings = [ds.get("ranking") for ds in datasets.values()]
+    if len(datasets) < 2 or not all(rankings):
+        return None
+    metrics = {(r["metric"], r["higher_is_better"]) for r in rankings}
+    if len(metrics) != 1:
+        return None
+    (metric, higher), = metrics
+    means = {label: {v: cells["metrics"][metric]["mean"] for v, cells in ds["variants"].items()}
+             for label, ds in datasets.items()}
+    return {"metric": metric, "higher_is_better": higher,
+            **stats.across_datasets(means, higher)}
 
 
 def _short_of(cell: dict[str, Any], ceiling: dict[str, Any] | None, higher_is_better: bool) -> bool:

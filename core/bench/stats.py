@@ -312,6 +312,63 @@ def detectable_d_z(n: int, alpha: float, power: float = POWER) -> float:
     return float(brentq(lambda d: paired_power(n, d, alpha) - power, 1e-9, high))
 
 
+ACROSS_METHOD = (
+    "ranks within each dataset by the mean over seeds (1 = best, ties share the average rank), "
+    "averaged over datasets; Friedman's test with Iman and Davenport's F (Demšar 2006, JMLR 7) "
+    "on the variants with a mean on every dataset, and the Nemenyi critical difference "
+    "CD = q_0.05 sqrt(k (k + 1) / (6 N)) (q from the studentized range): two variants whose "
+    "average ranks differ by less than CD are not told apart")
+
+
+def across_datasets(means: Mapping[str, Mapping[str, float | None]], higher_is_better: bool,
+                    alpha: float = ALPHA) -> dict[str, Any]:
+    """Variants ranked over datasets from ``{dataset: {variant: mean}}``, as Demšar (2006)
+    recommends for comparing methods over several data sets: average ranks, Friedman's test
+    (Iman-Davenport F), the Nemenyi critical difference, and the groups it cannot separate
+    (the bars of a critical-difference diagram). Variants without a mean on some dataset are
+    left out (``left_out``); the test needs at least 2 datasets and 3 variants."""
+    import numpy as np
+    from scipy.stats import f as f_dist
+    from scipy.stats import friedmanchisquare, rankdata, studentized_range
+
+    datasets = list(means)
+    names = list(dict.fromkeys(v for d in datasets for v in means[d]))
+    kept = [v for v in names if all(means[d].get(v) is not None for d in datasets)]
+    out: dict[str, Any] = {"datasets": datasets, "left_out": [v for v in names if v not in kept],
+                           "average_ranks": {}, "friedman_f": None, "p": None, "cd": None,
+                           "groups": [], "method": ACROSS_METHOD}
+    n, k = len(datasets), len(kept)
+    if n < 2 or k < 2:
+        return out
+    sign = -1.0 if higher_is_better else 1.0
+    ranks = np.array([rankdata([sign * means[d][v] for v in kept]) for d in datasets])
+    average = ranks.mean(axis=0)
+    out["average_ranks"] = {v: float(r) for v, r in zip(kept, average)}
+    cd = float(studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+               * math.sqrt(k * (k + 1) / (6 * n)))
+    out["cd"] = cd
+    if k >= 3:
+        if np.all(ranks == ranks[0]) and np.unique(ranks[0]).size == k:  # the same order everywhere
+            chi2 = n * (k - 1)
+        else:
+            with np.errstate(all="ignore"):
+                chi2 = float(friedmanchisquare(*[[means[d][v] for d in datasets] for v in kept]).statistic)
+        if not math.isfinite(chi2):  # every dataset ties every variant
+            chi2 = 0.0
+        denominator = n * (k - 1) - chi2
+        f_value = math.inf if denominator <= 0 else (n - 1) * chi2 / denominator
+        out["friedman_f"] = _finite(f_value)
+        out["p"] = 0.0 if f_value == math.inf else float(f_dist.sf(f_value, k - 1, (k - 1) * (n - 1)))
+    order = sorted(kept, key=lambda v: out["average_ranks"][v])
+    groups: list[list[str]] = []
+    for i, v in enumerate(order):  # maximal runs of variants within CD of each other
+        group = [w for w in order[i:] if out["average_ranks"][w] - out["average_ranks"][v] < cd]
+        if len(group) > 1 and not any(set(group) <= set(g) for g in groups):
+            groups.append(group)
+    out["groups"] = groups
+    return out
+
+
 def _d_z(diffs: Sequence[float]) -> float:
     """Cohen's d_z of paired differences: their mean over their standard deviation (nan with
     fewer than 2; +-inf for a constant non-zero difference, 0 for none)."""

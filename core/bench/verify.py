@@ -20,7 +20,7 @@ from .layout import PLAN_FILE, PLAN_FORMAT, looks_ok
 from .lock import bench_lock
 from .references import evaluate_references, read_references
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
-from .results import content_hash, flatten, run_record, summarize
+from .results import across, content_hash, flatten, run_record, summarize
 from .suite import RunSpec, parse_suite
 
 #: what must match, run by run
@@ -153,8 +153,11 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
     problems = []
     suite = parse_suite(results["suite"]["source"], results["suite"]["origin"])
     references = results.get("references") if isinstance(results.get("references"), dict) else None
-    if _show(summarize(results["runs"], suite, registry, references)) != _show(results["datasets"]):
+    datasets = summarize(results["runs"], suite, registry, references)
+    if _show(datasets) != _show(results["datasets"]):
         problems.append("results.json: the summary over seeds ('datasets') is not what its runs give")
+    if _show(across(datasets)) != _show(results.get("across_datasets")):
+        problems.append("results.json: the ranking across datasets is not what its runs give")
     if content_hash(results) != results["content_hash"]:
         problems.append(f"results.json: content_hash {results['content_hash']} recorded, "
                         f"{content_hash(results)} computed from its runs")

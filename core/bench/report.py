@@ -324,14 +324,18 @@ def baseline_blocks(baseline: dict[str, Any], metrics: list[str]) -> list[Any]:
 
 
 def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:
+    """The all-pairs ranking as its decided pairs only (the table has every rank, the
+    pairwise tests every pair)."""
     direction = "higher" if ranking["higher_is_better"] else "lower"
-    parts = []
-    for v in order:
-        if v in ranking["ranks"]:
-            ties = ranking["ties"][v]
-            tie_text = f", indistinguishable from {', '.join(ties)}" if ties else ""
-            parts.append(f"{v} (rank {ranking['ranks'][v]}{tie_text})")
-    text = f"Ranking by {ranking['metric']} ({direction} is better): " + "; ".join(parts) + "."
+    decided = [p for p in ranking["pairs"] if p["better"]]
+    head = f"Ranking by {ranking['metric']} ({direction} is better), all pairs: "
+    if decided:
+        shown = [f"{p['better']} above {p['b'] if p['better'] == p['a'] else p['a']} "
+                 f"(p (Holm) = {fmt(p['p_holm'])})" for p in decided]
+        rest = len(ranking["pairs"]) - len(decided)
+        text = head + "; ".join(shown) + f". The other {rest} of {len(ranking['pairs'])} pairs are not decided."
+    else:
+        text = head + f"none of the {len(ranking['pairs'])} pairs is decided; every variant ranks first."
     if ranking["unranked"]:
         text += f" Not ranked, no completed run: {', '.join(ranking['unranked'])}."
     low = ranking.get("not_above_floor") or []
@@ -484,6 +488,33 @@ th { background: #f2f2f2; }
 img { max-width: 100%; display: block; margin: 1em 0; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 code { font-size: 0.95em; }
+th.sortable { cursor: pointer; }
+"""
+
+#: click a column's header to sort the table by it (numbers by value, the rest as text)
+_SORT_JS = """
+document.querySelectorAll("table").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.classList.add("sortable");
+    th.title = "sort by this column";
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var up = th.dataset.order !== "up";
+      th.dataset.order = up ? "up" : "down";
+      var key = function (row) {
+        var text = row.cells[col] ? row.cells[col].textContent.trim() : "";
+        var x = parseFloat(text.replace("\u2212", "-"));
+        return isNaN(x) ? text : x;
+      };
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var c = (typeof x === typeof y) ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
+        return up ? c : -c;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
 """
 
 
@@ -491,7 +522,7 @@ def to_html(blocks: list[Any], title: str) -> str:
     body = _html_blocks(blocks)
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{body}\n</body>\n</html>\n")
+            f"<body>\n{body}\n<script>{_SORT_JS}</script>\n</body>\n</html>\n")
 
 
 def _inline(text: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from .bench.stats import range_bounds
 from .components import DStep, GStep, Technique, generator_loss, implements
 from .config import RunConfig, resolve_config
 from .errors import UsageError
@@ -473,6 +474,15 @@ def _check_metric(s: _Subject) -> str:
         f"compute must return named floats, got {values[0]!r}"
     assert values[0] == values[1], "two evaluations under one seed differ"
     assert isinstance(metric.protocol(), dict), "protocol() must return a dict"
+    ranges = metric.value_ranges()
+    assert isinstance(ranges, dict), "value_ranges() must return a dict"
+    for key, bounds in ranges.items():
+        checked = range_bounds(bounds)
+        assert checked is not None, (f"the range of '{key}' must be (low, high) with numbers or "
+                                     f"None and low <= high, got {bounds!r}")
+        value, (low, high) = values[0].get(key), checked
+        assert value is None or ((low is None or value >= low) and (high is None or value <= high)), \
+            f"'{key}' = {value} on real data lies outside its declared range {bounds!r}"
     return dataset_name
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganagerie import hookimpl
-from ganagerie.components import Loss, Technique
+from ganagerie.components import Loss, Metric, Technique
 from ganagerie.plugin_loader import load_plugins
 from ganagerie.testing import ConformanceError, check_component, components
 
@@ -75,6 +75,18 @@ class PerSampleLoss(Loss):
         return -fake_out
 
 
+class PercentAsFraction(Metric):
+    """Broken: declares its value a fraction in [0, 1] but returns a percentage."""
+
+    value_range = {"hit_pct": (0, 1)}
+
+    def update(self, fake):
+        self.n = getattr(self, "n", 0) + len(fake)
+
+    def compute(self):
+        return {"hit_pct": 100.0}
+
+
 def _broken_registry():
     mod = types.ModuleType("ganagerie_broken")
 
@@ -90,8 +102,13 @@ def _broken_registry():
     def register_losses(register):
         register("per-sample", PerSampleLoss)
 
+    @hookimpl
+    def register_metrics(register):
+        register("percent-as-fraction", PercentAsFraction)
+
     mod.register_regularizers = register_regularizers
     mod.register_losses = register_losses
+    mod.register_metrics = register_metrics
     return load_plugins(extra=[mod]).registry
 
 
@@ -102,6 +119,7 @@ def _broken_registry():
     ("regularizer", "pickled", "state_dict holds what a checkpoint cannot hold"),
     ("loss", "per-sample", "not a scalar"),
     ("regularizer", "coupled", "the seeds are coupled"),
+    ("metric", "percent-as-fraction", "lies outside its declared range"),
 ])
 def test_the_kit_finds_the_defect_of_a_broken_component(kind, name, defect):
     with pytest.raises(ConformanceError, match=defect):

@@ -8,9 +8,8 @@ from typing import Any
 from ..errors import UsageError
 from ..registry import Registry
 from . import stats
-from .results import summarize
+from .results import load_results, summarize
 from .suite import parse_suite
-from .verify import load_results
 
 
 def plan_seeds(report_dir: str | Path, registry: Registry | None,

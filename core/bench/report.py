@@ -21,7 +21,7 @@ from . import plots
 from .layout import PLAN_FILE, run_dir
 from .references import CEILING
 from .stats import ALPHA
-from .results import assemble, collect, eval_rows, loss_rows
+from .results import assemble, collect, eval_rows, load_results, loss_rows
 
 # -- the document model ------------------------------------------------------------------
 
@@ -71,8 +71,6 @@ def write_report(out: str | Path, registry: Registry | None = None) -> dict[str,
     if (out / PLAN_FILE).exists():
         results = collect(out, registry)
     else:  # a committed report: its text restated from its results.json, its figures kept
-        from .verify import load_results
-
         recorded = load_results(out)
         results = assemble(recorded, recorded["runs"], recorded.get("references") or {}, registry)
     blocks = build(results, out)

@@ -22,9 +22,9 @@ from ..files import read_jsonl
 from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
-from .stats import range_bounds
-from .layout import evaluation_planned, read_plan, run_dir
+from .layout import evaluation_planned, looks_ok, read_plan, run_dir
 from .references import CEILING, FLOORS, read_references
+from .stats import range_bounds
 from .suite import RunSpec, Suite, parse_suite
 
 RESULTS_FORMAT = 1
@@ -156,6 +156,53 @@ def collect(out: str | Path, registry: Registry | None = None) -> dict[str, Any]
                           for name, by_seed in read_references(out, label).items()}
                   for label in dict.fromkeys(s.dataset for s in specs)}
     return assemble(plan, runs, references, registry)
+
+
+#: what must match, run by run
+COMPARED = ("status", "step", "final_losses", "metrics")
+
+
+def load_results(report_dir: str | Path) -> dict[str, Any]:
+    """results.json, checked to have the shape ``bench report`` writes (nothing in it is trusted)."""
+    path = Path(report_dir) / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no results.json in {report_dir}; give the --out of a "
+                         "`ganagerie bench run` or a committed report directory") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is damaged ({exc}); restore it or rerun `ganagerie bench report`") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror})") from None
+    problem = _shape_problem(results)
+    if problem:
+        raise UsageError(f"{path} is not a ganagerie results file ({problem}); restore it or rerun "
+                         "`ganagerie bench report`")
+    return results
+
+
+_FIELDS = {"suite": dict, "options": dict, "threads": int, "environment": dict, "runs": list,
+           "datasets": dict, "content_hash": str}
+
+
+def _shape_problem(results: Any) -> str | None:
+    if not isinstance(results, dict):
+        return "not a JSON object"
+    for key, kind in _FIELDS.items():
+        if not isinstance(results.get(key), kind):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    if not all(isinstance(results["suite"].get(k), str) for k in ("name", "origin", "source")):
+        return "'suite' lacks name, origin or source"
+    if not looks_ok(results.get("seeds_added", [])):
+        return "'seeds_added' is not a list of {from, to} seed counts"
+    for i, run in enumerate(results["runs"]):
+        try:
+            RunSpec.from_json(run)
+        except UsageError as exc:
+            return f"runs[{i}]: {exc}"
+        if not all(k in run for k in COMPARED):
+            return f"runs[{i}] lacks one of {', '.join(COMPARED)}"
+    return None
 
 
 def assemble(plan: dict[str, Any], runs: list[dict[str, Any]], references: dict[str, Any],

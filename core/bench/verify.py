@@ -16,59 +16,12 @@ from ..files import write_json
 from ..registry import Registry
 from .environment import cpu_name
 from .harness import BATCH_MODES, MAX_JOBS, default_jobs, execute, make_executor
-from .layout import PLAN_FILE, PLAN_FORMAT, looks_ok
+from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
 from .references import evaluate_references, read_references
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
-from .results import across, content_hash, flatten, run_record, summarize
+from .results import COMPARED, across, content_hash, flatten, load_results, run_record, summarize
 from .suite import RunSpec, parse_suite
-
-#: what must match, run by run
-COMPARED = ("status", "step", "final_losses", "metrics")
-
-
-def load_results(report_dir: str | Path) -> dict[str, Any]:
-    """results.json, checked to have the shape ``bench report`` writes (nothing in it is trusted)."""
-    path = Path(report_dir) / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no results.json in {report_dir}; give the --out of a "
-                         "`ganagerie bench run` or a committed report directory") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is damaged ({exc}); restore it or rerun `ganagerie bench report`") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror})") from None
-    problem = _shape_problem(results)
-    if problem:
-        raise UsageError(f"{path} is not a ganagerie results file ({problem}); restore it or rerun "
-                         "`ganagerie bench report`")
-    return results
-
-
-_FIELDS = {"suite": dict, "options": dict, "threads": int, "environment": dict, "runs": list,
-           "datasets": dict, "content_hash": str}
-
-
-def _shape_problem(results: Any) -> str | None:
-    if not isinstance(results, dict):
-        return "not a JSON object"
-    for key, kind in _FIELDS.items():
-        if not isinstance(results.get(key), kind):
-            return f"'{key}' is missing or not a {kind.__name__}"
-    if not all(isinstance(results["suite"].get(k), str) for k in ("name", "origin", "source")):
-        return "'suite' lacks name, origin or source"
-    if not looks_ok(results.get("seeds_added", [])):
-        return "'seeds_added' is not a list of {from, to} seed counts"
-    for i, run in enumerate(results["runs"]):
-        try:
-            RunSpec.from_json(run)
-        except UsageError as exc:
-            return f"runs[{i}]: {exc}"
-        if not all(k in run for k in COMPARED):
-            return f"runs[{i}] lacks one of {', '.join(COMPARED)}"
-    return None
-
 
 def select_runs(recorded: list[dict[str, Any]], patterns: Sequence[str]) -> list[dict[str, Any]]:
     """The recorded runs whose key matches any pattern (``ring8/*/seed-0``); all without any."""

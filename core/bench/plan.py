@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def plan_seeds(report_dir: str | Path, registry: Registry | None,
     if baseline not in labels:
         raise UsageError(f"--baseline '{baseline}' is not one of the suite's variants "
                          f"({', '.join(labels)})")
-    suite = _with_baseline(suite, baseline)
+    suite = replace(suite, baseline=baseline)
     datasets = summarize(results["runs"], suite, registry, results.get("references") or None)
     lines, needed = [], []
     for label, ds in datasets.items():
@@ -59,9 +60,3 @@ def _line(dataset: str, metric: str, c: dict[str, Any]) -> str:
 
 def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.3g}"
-
-
-def _with_baseline(suite: Any, baseline: str) -> Any:
-    from dataclasses import replace
-
-    return replace(suite, baseline=baseline)

@@ -211,6 +211,21 @@ def test_bench_plan_lines_from_a_pilot(tmp_path, registry):
     assert lines[1].startswith("ring8 modes: b vs vanilla") and lines[1].endswith("seeds for 80% power")
     assert lines[2].endswith("no plan: more than 1000 seeds, or no difference seen")
     assert lines[-1].startswith("the largest of these plans: ")
+    assert any(x.startswith("at 100 seeds: ") for x in lines)
+
+
+def test_bench_plan_budget_table_median_and_best_buy_by_hand():
+    """Plans of 4, 6, 9, 9 and 40 seeds: 3 seeds power none, 5 one, 8 two, 10 four (0.4 a
+    seed, the most), 50 all five; the median plan is the third smallest, 9."""
+    from ganagerie.bench.plan import _best_buy, _budget, _median
+
+    needed = [9, 4, 40, 6, 9]
+    table = _budget(needed, 7)
+    assert table[0] == "at 3 seeds: 0 of 7 comparisons have 80% power for the effect the pilot saw"
+    assert [int(x.split(": ")[1].split(" ")[0]) for x in table] == [0, 1, 2, 4, 4, 4, 4, 5, 5]
+    assert _best_buy(needed) == 10
+    assert _median(needed) == 9
+    assert _median([5, 7]) == 5
 
 
 def test_ranks_across_datasets_are_demsars_friedman_and_nemenyi_by_hand():

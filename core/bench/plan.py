@@ -16,7 +16,7 @@ from .suite import parse_suite
 def plan_seeds(report_dir: str | Path, registry: Registry | None,
                baseline: str | None = None) -> list[str]:
     """One line per (dataset, metric, variant) against ``baseline`` (default: the suite's),
-    then the seed count that would decide every comparison whose plan is finite."""
+    then how many comparisons each seed count powers, the median plan and the largest."""
     results = load_results(report_dir)
     suite = parse_suite(results["suite"]["source"], results["suite"]["origin"])
     baseline = baseline or suite.baseline
@@ -41,10 +41,37 @@ def plan_seeds(report_dir: str | Path, registry: Registry | None,
                 "metric of the study has a known direction"]
     lines.append(f"({stats.POWER_METHOD})")
     if needed:
+        lines.extend(_budget(needed, len([x for x in lines if " vs " in x])))
+        best = _best_buy(needed)
+        lines.append(f"the most comparisons per seed: {best} seeds (of the counts above; the "
+                     "suite's seed count when seeds are what the budget limits)")
+        lines.append(f"the median plan: {_median(needed)} seeds (powers half of the {len(needed)} "
+                     "comparisons that have a plan; the pilot's effects are its estimates, often "
+                     "larger than the truth when seeds are few)")
         lines.append(f"the largest of these plans: {max(needed)} seeds "
                      f"(`ganagerie bench run {suite.name} --seeds {max(needed)}`, on a new --out: "
                      "seeds added to this one were chosen after a look)")
     return lines
+
+
+BUDGETS = (3, 5, 8, 10, 16, 24, 32, 50, 100)
+
+
+def _budget(needed: list[int], total: int) -> list[str]:
+    """How many of the ``total`` comparisons each seed count of ``BUDGETS`` powers at 80%."""
+    return [f"at {n} seeds: {sum(1 for x in needed if x <= n)} of {total} comparisons have 80% "
+            "power for the effect the pilot saw" for n in BUDGETS]
+
+
+def _best_buy(needed: list[int]) -> int:
+    """The count of ``BUDGETS`` that powers the most comparisons per seed (the smaller on ties)."""
+    return max(BUDGETS, key=lambda n: (sum(1 for x in needed if x <= n) / n, -n))
+
+
+def _median(needed: list[int]) -> int:
+    """The smallest seed count that powers at least half of ``needed``'s comparisons."""
+    ordered = sorted(needed)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _line(dataset: str, metric: str, c: dict[str, Any]) -> str:

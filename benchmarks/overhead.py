@@ -1,6 +1,6 @@
 """Framework overhead: ganagerie's Trainer step against a hand-written loop, same process.
 
-    python benchmarks/overhead.py [--steps 300] [--repeats 5] [--device cpu]
+    python benchmarks/overhead.py [--steps 300] [--repeats 5] [--device cpu] [--threads 1]
 
 Both loops train the same networks on the same data with the same loss; the ratio
 (trainer time / hand time, median over repeats, each repeat the two loops interleaved in
@@ -13,6 +13,7 @@ The DCGAN case uses the bundled 8x8 digits, where fixed per-step costs weigh mos
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 
 from ganagerie.config import resolve_config
 from ganagerie.plugin_loader import get_registry
-from ganagerie.train.step import DIAGNOSTICS, measures_diagnostics
+from ganagerie.train.step import measures_diagnostics
 from ganagerie.train.trainer import Trainer
 
 CASES = {
@@ -60,17 +61,13 @@ def hand_loop(trainer: Trainer, steps: int) -> None:
 
 
 def framework_loop(trainer: Trainer, steps: int) -> None:
-    """The trainer's step plus its per-step bookkeeping (loss and diagnostics accumulation),
-    with the diagnostics measured on the steps a run measures them on."""
-    cfg, stepper = trainer.cfg, trainer.stepper
-    sums = torch.zeros(len(stepper.log_names), device=trainer.device)
-    diag_sums = torch.zeros(len(DIAGNOSTICS), device=trainer.device)
+    """The trainer's step plus its per-step bookkeeping (the run's own log window), with the
+    diagnostics measured on the steps a run measures them on; the window closes at the end."""
+    cfg, stepper, window = trainer.cfg, trainer.stepper, trainer.window
     for i in range(steps):
         row, diag = stepper.train_step(measures_diagnostics(i, cfg))
-        sums += row
-        if diag is not None:
-            diag_sums += diag
-    sums.tolist(), diag_sums.tolist()
+        window.add(row, diag, i + 1)
+    window.reset(all(math.isfinite(v) for v in window.means().tolist()))
 
 
 def measure(name: str, steps: int, repeats: int, device: str) -> float:
@@ -102,7 +99,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: as the harness runs each run)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     for name in CASES:
         ratio = measure(name, args.steps, args.repeats, args.device)
         print(f"{name:12s} trainer/hand time ratio: {ratio:.3f} (median of {args.repeats})")

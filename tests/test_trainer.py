@@ -167,3 +167,36 @@ def test_generator_statistics_move_only_in_its_own_update(registry, tmp_path):
         assert (not torch.equal(before, bn.running_mean)) == moved, stats
         trainer.stepper.g_update()  # G's own update moves them in both modes
         assert not torch.equal(before, bn.running_mean)
+
+
+def test_the_log_window_finds_the_first_bad_step_only_when_asked_and_across_a_checkpoint():
+    """Rows of steps 1..6, step 4's not finite: the sums are one addition a step, the first
+    bad step is 4 whether found at a checkpoint (state) or at the window's end, and it stays
+    the run's through a reset and a reload."""
+    import math
+
+    from ganagerie.train.window import LogWindow
+
+    window = LogWindow(2, 1, "cpu")
+    rows = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [math.inf, 0.0], [1.0, math.nan], [0.0, 0.0]]
+    for step, row in enumerate(rows[:2], start=1):
+        window.add(torch.tensor(row), torch.tensor([float(step)]) if step == 2 else None, step)
+    assert window.means().tolist() == [2.0, 3.0, 2.0]  # diagnostics: the mean over measured steps
+    state = window.state_dict()
+    assert int(state["first_bad"]) == -1 and state["n"] == 2 and state["diag_n"] == 1
+    for step, row in enumerate(rows[2:], start=3):
+        window.add(torch.tensor(row), None, step)
+    assert window.first_bad() == 4
+    again = LogWindow(2, 1, "cpu")
+    again.load_state_dict(state)  # the checkpoint at step 2, then steps 3..6 once more
+    for step, row in enumerate(rows[2:], start=3):
+        again.add(torch.tensor(row), None, step)
+    assert not math.isfinite(again.means()[0]) and again.n == 6
+    again.reset(finite=False)
+    assert again.first_bad() == 4 and again.n == 0 and again.sums.tolist() == [0.0, 0.0]
+    again.add(torch.tensor([math.nan, 1.0]), None, 7)
+    assert again.first_bad() == 4  # the first stays the first
+    clean = LogWindow(1, 1, "cpu")
+    clean.add(torch.tensor([1.0]), None, 1)
+    clean.reset(finite=True)
+    assert clean.first_bad() == -1

@@ -26,6 +26,7 @@ from .progress import Progress
 from .rundir import RunDir
 from .samples import save_samples
 from .step import DIAGNOSTICS, OneRun, Step, measures_diagnostics
+from .window import LogWindow
 
 
 @dataclass
@@ -89,11 +90,7 @@ class Trainer:
         self.loggers = [(n, t) for n, t in self.run.techniques if implements(t, "log_values")]
         self.log_names = [*self.stepper.log_names, *DIAGNOSTICS]
         # the running log window is part of the state: a resumed run logs the same rows
-        self.window_sums = torch.zeros(len(self.stepper.log_names), device=self.device)
-        self.window_n = 0
-        self.diag_sums = torch.zeros(len(DIAGNOSTICS), device=self.device)
-        self.diag_n = 0
-        self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        self.window = LogWindow(len(self.stepper.log_names), len(DIAGNOSTICS), self.device)
 
     @property
     def step(self) -> int:
@@ -152,37 +149,31 @@ class Trainer:
         state up to date before a checkpoint reads it. Returns False when the run stopped
         (diverged)."""
         cfg, rd = self.cfg, self.rd
-        row = self.world.mean(row)  # every process logs, and stops on, the same values
-        self.window_sums += row
-        if diag is not None:
-            self.diag_sums += self.world.mean(diag)
-            self.diag_n += 1
-        # the first non-finite step, kept on the device: no host sync per step
-        self.first_bad.masked_fill_(~row.isfinite().all() & (self.first_bad < 0), self.step + 1)
+        window = self.window
+        # every process logs, and stops on, the same values
+        window.add(self.world.mean(row), None if diag is None else self.world.mean(diag), self.step + 1)
         self.step += 1
-        self.window_n += 1
         if bar is not None:
             bar.advance()
         at_end = self.step == cfg.steps
         if self.step % cfg.log_every == 0 or at_end:
-            means = torch.cat([self.window_sums / self.window_n, self.diag_sums / max(self.diag_n, 1)])
-            values = means.tolist()  # the host sync of a window
+            values = window.means().tolist()  # the host sync of a window
             elapsed = time.perf_counter() - self.t0
-            rate = self.window_n / elapsed if elapsed > 0 else None
+            rate = window.n / elapsed if elapsed > 0 else None
             self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
             if cfg.diag_every > 1:  # with 1, every step is measured (and rows are 0.2's)
-                last["diag/steps"] = self.diag_n
+                last["diag/steps"] = window.diag_n
             # strict JSON: a non-finite value is written as null and named in "nonfinite"
             if self.world.writes:
                 append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
                                           "time_s": elapsed})
             if bar is not None:
                 bar.show(last, rate or 0.0)
-            self.window_sums.zero_()
-            self.diag_sums.zero_()
-            self.window_n, self.diag_n, self.t0 = 0, 0, time.perf_counter()
-            if not all(math.isfinite(v) for v in values):
-                self.status, self.status_extra = "diverged", {"diverged_at": int(self.first_bad)}
+            finite = all(math.isfinite(v) for v in values)
+            window.reset(finite)
+            self.t0 = time.perf_counter()
+            if not finite:
+                self.status, self.status_extra = "diverged", {"diverged_at": window.first_bad()}
                 return False
         evaluate = bool(cfg.eval_every) and (self.step % cfg.eval_every == 0 or at_end)
         checkpoint = self.step % cfg.checkpoint_every == 0 or at_end
@@ -264,8 +255,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "techniques": self.run.technique_state(),
-            "log_window": {"sums": self.window_sums, "n": self.window_n, "first_bad": self.first_bad,
-                           "diag_sums": self.diag_sums, "diag_n": self.diag_n},
+            "log_window": self.window.state_dict(),
             "source": self.source.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -283,14 +273,10 @@ class Trainer:
         if "diag_sums" not in window:  # a checkpoint of 0.2: the diagnostics summed in the row
             sums, diag_sums = _split_old_window(sums, self.stepper)
             window = {**window, "diag_sums": diag_sums, "diag_n": window["n"]}
-        if sums.shape != self.window_sums.shape or window["diag_sums"].shape != self.diag_sums.shape:
+        if sums.shape != self.window.sums.shape or window["diag_sums"].shape != self.window.diag_sums.shape:
             raise ValueError(f"its log window has {tuple(sums.shape)} columns, this run logs "
-                             f"{tuple(self.window_sums.shape)}")
-        self.window_sums.copy_(sums)
-        self.window_n = int(window["n"])
-        self.diag_sums.copy_(window["diag_sums"])
-        self.diag_n = int(window["diag_n"])
-        self.first_bad.copy_(window["first_bad"])
+                             f"{tuple(self.window.sums.shape)}")
+        self.window.load_state_dict({**window, "sums": sums})
         self.source.load_state_dict(state["source"])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ import torch
 
 from .errors import UsageError, did_you_mean
 from .evaluation.select import resolve_eval
+from .files import read_json
 from .registry import ComponentSpec, Registry
 from .values import coerce_like, parse_value
 
@@ -397,7 +397,7 @@ def load_config(path: str | Path) -> RunConfig:
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a config.json file (e.g. {path / 'config.json'})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise UsageError(f"no config at {path}; pass a run directory or its config.json") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

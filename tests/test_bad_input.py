@@ -36,6 +36,14 @@ def prepared(tmp_path_factory):
         (p / name).mkdir()
         (p / name / ("results.json" if name == "badresults" else "bench.json")).write_text(text)
     shutil.copytree(p / "run" / "checkpoints", p / "ckptonly" / "checkpoints")
+    # files that read without bound, block, or recurse; a log damaged in its middle
+    os.mkfifo(p / "fifo.json")
+    (p / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    (p / "nestedbench").mkdir()
+    (p / "nestedbench" / "bench.json").write_text('{"a": ' * 50_000 + "1" + "}" * 50_000)
+    shutil.copytree(p / "run", p / "damagedlog")
+    rows = (p / "damagedlog" / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (p / "damagedlog" / "metrics.jsonl").write_text("".join([rows[0], "not json\n", *rows[1:]]))
     cfg = json.loads((p / "run" / "config.json").read_text())
     for name, edit in (("regs-string", {"regularizers": "gradient-penalty"}),
                        ("root-option", {"dataset": {"name": "mnist", "options": {"root": "/tmp/x"}}}),
@@ -87,6 +95,12 @@ CASES = [
     (["train", "--dataset", "ring8", "--out", "{p}/ckptonly"], "already holds a run"),
     # where data lives comes from the command line or the environment, never from a file
     (["train", "--config", "{p}/root-option.json", "--out", "{tmp}/r"], "unknown option 'root'"),
+    # unbounded or blocking reads, and a log that a resume would have rewritten into less
+    (["train", "--config", "{p}/fifo.json", "--out", "{tmp}/r"], "is not a regular file"),
+    (["train", "--config", "/dev/zero", "--out", "{tmp}/r"], "is not a regular file"),
+    (["train", "--config", "{p}/nested.json", "--out", "{tmp}/r"], "nested too deeply"),
+    (["bench", "report", "{p}/nestedbench"], "nested too deeply"),
+    (["train", "--resume", "--out", "{p}/damagedlog"], "metrics.jsonl line 2 of"),
     # the earlier table
     (["train", "--dataset", "ring8", "--loss", "wasserstien"], "did you mean 'wasserstein'"),
     (["train", "--dataset", "rng8"], "did you mean 'ring8'"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import UsageError
-from ..files import write_json
+from ..files import read_json, write_json
 from ..plugin_loader import get_registry
 from ..registry import Registry
 from ..runs import evaluate_run
@@ -29,8 +29,7 @@ from ..train.rundir import RunDir
 from ..train.trainer import prepare, train
 from .environment import describe_environment
 from .executor import Executor, ProcessExecutor, SerialExecutor, cpu_count, threads_per_job
-from .layout import (PLAN_FILE, PLAN_FORMAT, evaluated, evaluation_planned, read_plan, run_dir,
-                     seeds_added)
+from .layout import PLAN_FILE, PLAN_FORMAT, evaluated, evaluation_planned, read_plan, run_dir, seeds_added
 from .lock import bench_lock
 from .progress import SuiteProgress
 from .ray_executor import RayExecutor
@@ -190,7 +189,7 @@ def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
         rd = run_dir(out, spec.key)
         try:
             # as this version reads it: fields added since it was written take their defaults
-            read = RunConfig.from_dict(json.loads(rd.config.read_text())).to_dict()
+            read = RunConfig.from_dict(read_json(rd.config)).to_dict()
             recorded = json.loads(json.dumps(read))  # tuples as the spec holds them: lists
         except FileNotFoundError:
             continue

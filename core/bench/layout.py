@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..files import read_json
 from ..train.rundir import RunDir
 from .suite import LABEL, RunSpec
 
@@ -27,7 +27,7 @@ def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | Non
     """The plan recorded in ``OUT/bench.json``."""
     path = Path(out) / PLAN_FILE
     try:
-        plan = json.loads(path.read_text())
+        plan = read_json(path)
     except FileNotFoundError:
         if missing_ok:
             return None

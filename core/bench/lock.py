@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import read_json
 
 LOCK_FILE = ".lock"
 
@@ -42,14 +43,14 @@ def bench_lock(out: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            if json.loads(path.read_text()) == me:
+        with contextlib.suppress(OSError, ValueError):
+            if read_json(path) == me:
                 path.unlink()
 
 
 def _take_over_if_stale(path: Path) -> None:
     try:
-        holder = json.loads(path.read_text())
+        holder = read_json(path)
         pid, host = int(holder["pid"]), str(holder["host"])
     except (OSError, ValueError, KeyError, TypeError):
         pid, host = None, None

@@ -17,7 +17,6 @@ does not, with the same paired test as the ranking.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from torch import Tensor
 from ..components import Dataset, Generator
 from ..config import RunConfig
 from ..evaluation.score import evaluate_generator
-from ..files import write_json
+from ..files import read_json, write_json
 from ..registry import Registry
 from ..train.build import build_dataset
 from .suite import RunSpec
@@ -127,7 +126,7 @@ def read_references(out: Path, label: str) -> dict[str, dict[int, dict[str, Any]
     for name, slug in SLUGS.items():
         for path in sorted((Path(out) / "references" / label / slug).glob("seed-*/eval.json")):
             try:
-                data = json.loads(path.read_text())
+                data = read_json(path)
                 seed = int(path.parent.name.removeprefix("seed-"))
             except (OSError, ValueError):
                 continue

@@ -20,8 +20,8 @@ from ..registry import Registry
 from . import plots
 from .layout import PLAN_FILE, run_dir
 from .references import CEILING
-from .stats import ALPHA
 from .results import assemble, collect, eval_rows, load_results, loss_rows
+from .stats import ALPHA
 
 # -- the document model ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..components import implements
 from ..errors import UsageError
-from ..files import read_jsonl
+from ..files import UnreadableFile, read_json, read_jsonl
 from ..registry import Registry
 from ..train.rundir import RunDir
 from . import stats
@@ -44,16 +44,24 @@ def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
 def read_eval(rd: RunDir) -> tuple[dict[str, tuple[str, str, float]], dict[str, Any]]:
     """A run's final metric values (see ``flatten``) and their protocol, from ``eval.json``."""
     try:
-        data = json.loads(rd.eval.read_text())
+        data = read_json(rd.eval)
     except (FileNotFoundError, ValueError):
         return {}, {}
     return flatten(data.get("metrics", {})), data.get("protocol", {})
 
 
+def _log_rows(rd: RunDir) -> list[dict[str, Any]]:
+    """A run's metrics.jsonl (a damaged one: one line naming the file and the line)."""
+    try:
+        return read_jsonl(rd.metrics)
+    except UnreadableFile as exc:
+        raise UsageError(str(exc)) from None
+
+
 def eval_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
     """Metric values logged during training: ``(step, {column: value})`` in step order."""
     return [(int(row["step"]), {c: x for c, (_, _, x) in flatten(row["eval"]).items()})
-            for row in read_jsonl(rd.metrics) if isinstance(row.get("eval"), dict)]
+            for row in _log_rows(rd) if isinstance(row.get("eval"), dict)]
 
 
 def loss_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
@@ -61,7 +69,7 @@ def loss_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
     a non-finite value (written as null) is None."""
     skip = {"step", "eval", "steps_per_s", "time_s", "nonfinite"}
     return [(int(r["step"]), {k: v for k, v in r.items() if k not in skip})
-            for r in read_jsonl(rd.metrics) if "d_loss" in r]
+            for r in _log_rows(rd) if "d_loss" in r]
 
 
 def run_record(out: Path, spec: RunSpec, registry: Registry | None = None) -> dict[str, Any]:
@@ -166,7 +174,7 @@ def load_results(report_dir: str | Path) -> dict[str, Any]:
     """results.json, checked to have the shape ``bench report`` writes (nothing in it is trusted)."""
     path = Path(report_dir) / "results.json"
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        results = read_json(path)
     except FileNotFoundError:
         raise UsageError(f"no results.json in {report_dir}; give the --out of a "
                          "`ganagerie bench run` or a committed report directory") from None

@@ -23,6 +23,7 @@ from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
 from .results import COMPARED, across, content_hash, flatten, load_results, run_record, summarize
 from .suite import RunSpec, parse_suite
 
+
 def select_runs(recorded: list[dict[str, Any]], patterns: Sequence[str]) -> list[dict[str, Any]]:
     """The recorded runs whose key matches any pattern (``ring8/*/seed-0``); all without any."""
     if not patterns:

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from .. import __version__
-from ..components import Dataset, Generator
 from ..bench.stats import range_bounds
+from ..components import Dataset, Generator
 from ..errors import UsageError
 from ..registry import Registry
 from ..seeding import derive_seed

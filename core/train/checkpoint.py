@@ -27,7 +27,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ..errors import UsageError
-from ..files import write_json, write_with
+from ..files import read_json, write_json, write_with
 
 FORMAT = 3
 MANIFEST = "last.json"
@@ -62,7 +62,7 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise UsageError(f"no checkpoint at {path}; train the run first (ganagerie train)")
     damaged = f"checkpoint {path} is damaged or was edited"
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = read_json(path)
     except (OSError, ValueError) as exc:
         raise UsageError(f"{damaged} ({exc}); rerun the run from its config.json into a new --out") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

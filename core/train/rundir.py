@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..files import write_json
+from ..files import read_json, write_json
 
 if TYPE_CHECKING:
     from ..config import RunConfig
@@ -51,7 +50,7 @@ class RunDir:
 
     def read_status(self) -> dict[str, Any]:
         try:
-            status = json.loads(self.status.read_text())
+            status = read_json(self.status)
         except (FileNotFoundError, ValueError):
             return {}
         return status if isinstance(status, dict) else {}  # a damaged file: as if never written
@@ -71,7 +70,7 @@ class RunDir:
     def evaluated_step(self) -> int | None:
         """The step whose weights ``eval.json`` scored; None when it is missing or damaged."""
         try:
-            record = json.loads(self.eval.read_text())
+            record = read_json(self.eval)
         except (OSError, ValueError):
             return None
         run = record.get("run") if isinstance(record, dict) else None

@@ -15,7 +15,7 @@ from ..components import Dataset, implements
 from ..config import RunConfig, check_device
 from ..errors import UsageError
 from ..evaluation.score import evaluate_generator
-from ..files import append_jsonl, read_jsonl, write_json, write_jsonl
+from ..files import UnreadableFile, append_jsonl, read_jsonl, write_json, write_jsonl
 from ..registry import Registry
 from ..seeding import derive_seed
 from .build import all_finite, build_optimizer, build_run
@@ -296,8 +296,11 @@ class Trainer:
                              f"{str(exc).splitlines()[0][:200]}); was config.json edited? rerun "
                              "into a new --out") from None
         if self.world.writes:
-            rows = [r for r in read_jsonl(self.rd.metrics) if r.get("step", 0) <= self.step]
-            write_jsonl(self.rd.metrics, rows)
+            try:
+                rows = read_jsonl(self.rd.metrics)
+            except UnreadableFile as exc:  # never rewrite a log into less than it holds
+                raise UsageError(str(exc)) from None
+            write_jsonl(self.rd.metrics, [r for r in rows if r.get("step", 0) <= self.step])
 
 
 def _classes_for(cfg: RunConfig, G: torch.nn.Module, D: torch.nn.Module, dataset: Dataset) -> int | None:

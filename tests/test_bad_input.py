@@ -41,6 +41,11 @@ def prepared(tmp_path_factory):
     (p / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
     (p / "nestedbench").mkdir()
     (p / "nestedbench" / "bench.json").write_text('{"a": ' * 50_000 + "1" + "}" * 50_000)
+    (p / "billion-seeds.toml").write_text('name = "b"\nseeds = 1000000000\ndatasets = ["ring8"]\n'
+                                          'variants = ["vanilla"]\n')
+    labels = ", ".join(f'{{ label = "v{i}", variant = "vanilla" }}' for i in range(11))
+    (p / "many-runs.toml").write_text(f'name = "m"\nseeds = 10000\ndatasets = ["ring8"]\n'
+                                      f"variants = [{labels}]\n")
     shutil.copytree(p / "run", p / "damagedlog")
     rows = (p / "damagedlog" / "metrics.jsonl").read_text().splitlines(keepends=True)
     (p / "damagedlog" / "metrics.jsonl").write_text("".join([rows[0], "not json\n", *rows[1:]]))
@@ -101,6 +106,8 @@ CASES = [
     (["train", "--config", "{p}/nested.json", "--out", "{tmp}/r"], "nested too deeply"),
     (["bench", "report", "{p}/nestedbench"], "nested too deeply"),
     (["train", "--resume", "--out", "{p}/damagedlog"], "metrics.jsonl line 2 of"),
+    (["bench", "run", "{p}/billion-seeds.toml", "--out", "{tmp}/b"], "'seeds' is 1,000,000,000"),
+    (["bench", "run", "{p}/many-runs.toml", "--out", "{tmp}/b"], "110,000 runs, more than 100,000"),
     # the earlier table
     (["train", "--dataset", "ring8", "--loss", "wasserstien"], "did you mean 'wasserstein'"),
     (["train", "--dataset", "rng8"], "did you mean 'ring8'"),

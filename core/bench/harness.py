@@ -35,11 +35,10 @@ from .progress import SuiteProgress
 from .ray_executor import RayExecutor
 from .references import evaluate_references
 from .report import write_report
-from .suite import RunSpec, Suite, expand
+from .suite import MAX_SEEDS, RunSpec, Suite, expand
 
 FINISHED = ("completed", "diverged")
 BATCH_MODES = ("auto", "on", "off")
-MAX_SEEDS = 10_000
 MAX_JOBS = 1024
 
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import resolve_config
+from ..config import LIFT, limits_lifted, resolve_config
 from ..errors import UsageError, did_you_mean
 from ..registry import Registry
 
@@ -345,9 +345,22 @@ def _optional_int(value: Any, origin: str, key: str) -> int | None:
     return None if value is None else _int(value, origin, key, 1)
 
 
+#: the most seeds a suite (or ``--seeds``) asks for, and the most runs one benchmark plans,
+#: unless the limits are lifted (``GANAGERIE_NO_LIMITS=1``): a typo must not plan 10^9 runs
+MAX_SEEDS = 10_000
+MAX_RUNS = 100_000
+
+
 def _seeds(value: Any, origin: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(_int(value, origin, "seeds", 1)))
+        count = _int(value, origin, "seeds", 1)
+        if count > MAX_SEEDS and not limits_lifted():
+            raise UsageError(f"{origin}: 'seeds' is {count:,}, more than {MAX_SEEDS:,}; set "
+                             f"{LIFT} if you mean it")
+        return tuple(range(count))
+    if isinstance(value, list) and len(value) > MAX_SEEDS and not limits_lifted():
+        raise UsageError(f"{origin}: 'seeds' lists {len(value):,} seeds, more than {MAX_SEEDS:,}; "
+                         f"set {LIFT} if you mean it")
     if isinstance(value, list) and value:
         seeds = tuple(_int(s, origin, "seeds[]", 0) for s in value)
         if len(set(seeds)) != len(seeds):
@@ -403,6 +416,11 @@ def expand(
     """One resolved run per (dataset, variant, seed); command-line values win."""
     seeds = tuple(suite.seeds if seeds is None else seeds)
     steps = steps if steps is not None else suite.steps
+    runs = len(suite.datasets) * len(suite.variants) * len(seeds)
+    if runs > MAX_RUNS and not limits_lifted():
+        raise UsageError(f"{suite.origin}: {len(suite.datasets)} datasets x {len(suite.variants)} "
+                         f"variants x {len(seeds)} seeds is {runs:,} runs, more than {MAX_RUNS:,}; "
+                         f"set {LIFT} if you mean it")
     specs = []
     for ds in suite.datasets:
         # the evaluation plan is made of run fields, so that config.json holds it too

@@ -14,7 +14,7 @@ from .errors import UsageError
 from .evaluation.score import evaluate_generator
 from .registry import Registry
 from .train.build import all_finite, build_run
-from .train.checkpoint import read_checkpoint
+from .train.checkpoint import load_module_state, read_checkpoint
 from .train.rundir import EVAL_FILE, RunDir
 from .train.samples import save_samples
 
@@ -33,11 +33,11 @@ def load_generator(
     state = read_checkpoint(rd.checkpoint, device)
     run = build_run(cfg, registry, device)
     try:
-        run.generator.load_state_dict(state["generator"])
-        run.discriminator.load_state_dict(state["discriminator"])
+        load_module_state(run.generator, state["generator"], "generator")
+        load_module_state(run.discriminator, state["discriminator"], "discriminator")
         run.load_technique_state(state.get("techniques") or {})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise UsageError(f"{rd.checkpoint} does not fit the run's config ({type(exc).__name__}); was "
+        raise UsageError(f"{rd.checkpoint} does not fit the run's config ({type(exc).__name__}: {str(exc)[:200]}); was "
                          "config.json edited? rerun the run into a new --out") from None
     generator = run.sampling_generator().eval()
     if not all_finite(generator):

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganagerie.files import read_jsonl
 from ganagerie.train.checkpoint import read_checkpoint, save_checkpoint
@@ -226,3 +227,41 @@ def test_a_config_edited_under_a_checkpoint_is_one_line_on_resume(cli, prepared,
     (run / "config.json").write_text(json.dumps(cfg))
     code, _, err = cli("train", "--resume", "--out", run, "--steps", "30")
     assert code == 2 and "does not fit this run" in err and len(err.splitlines()) == 1, err
+
+
+def _forge(run: Path, edit) -> None:
+    """Rewrite ``run``'s checkpoint with ``edit(state)`` applied, checksums recomputed (a
+    forger can recompute SHA-256)."""
+    state = read_checkpoint(run / "checkpoints" / "last.json")
+    edit(state)
+    save_checkpoint(run / "checkpoints", state, state["step"])
+
+
+FORGERIES = {
+    "int8 generator weights": (lambda s: s["generator"].update(
+        {k: v.to(torch.int8) for k, v in s["generator"].items() if v.is_floating_point()}), "torch.int8"),
+    "a bool discriminator weight": (lambda s: s["discriminator"].update(
+        {next(iter(s["discriminator"])): s["discriminator"][next(iter(s["discriminator"]))].bool()}),
+        "torch.bool"),
+    "an Adam moment of the wrong shape": (lambda s: s["opt_d"]["state"][0].update(
+        exp_avg=s["opt_d"]["state"][0]["exp_avg"].flatten()[:3]), "exp_avg is (3,)"),
+    "a negative Adam step": (lambda s: s["opt_g"]["state"][0].update(step=torch.tensor(-5.0)),
+                             "step is -5.0"),
+}
+
+
+@pytest.mark.parametrize("name", FORGERIES)
+def test_a_forged_checkpoint_consistent_with_its_checksums_is_refused(cli, prepared, tmp_path, name):
+    """Resume refuses every forgery in one line; eval and sample refuse the networks' ones."""
+    edit, message = FORGERIES[name]
+    run = tmp_path / "run"
+    shutil.copytree(prepared / "run", run)
+    _forge(run, edit)
+    before = _snapshot(run)
+    commands = [["train", "--resume", "--out", run, "--steps", "30"]]
+    if "generator" in name or "discriminator" in name:
+        commands += [["eval", run], ["sample", run, "-o", tmp_path / "x.png"]]
+    for args in commands:
+        code, _, err = cli(*args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, (args, err)
+    assert _snapshot(run) == before and not (tmp_path / "x.png").exists()

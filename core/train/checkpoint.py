@@ -142,3 +142,47 @@ def _to_device(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, tuple):
         return tuple(_to_device(v, device) for v in obj)
     return obj
+
+
+def load_module_state(module: torch.nn.Module, saved: Any, what: str) -> None:
+    """``saved`` into ``module`` after checking it is what ``module.state_dict()`` would be:
+    the same keys, and every tensor of the same shape and dtype (``load_state_dict`` would
+    cast an int8 or bool weight and train on it). A mismatch is a ValueError naming the key."""
+    own = module.state_dict()
+    if not isinstance(saved, dict) or set(saved) != set(own):
+        missing = sorted(set(own) - set(saved)) if isinstance(saved, dict) else []
+        raise ValueError(f"{what}'s tensors are not this network's"
+                         + (f" (missing {', '.join(missing[:3])})" if missing else ""))
+    for key, mine in own.items():
+        theirs = saved[key]
+        if (not isinstance(theirs, torch.Tensor) or theirs.shape != mine.shape
+                or theirs.dtype != mine.dtype):
+            got = (f"{tuple(theirs.shape)} {theirs.dtype}" if isinstance(theirs, torch.Tensor)
+                   else type(theirs).__name__)
+            raise ValueError(f"{what}.{key} is {got}, the network's is {tuple(mine.shape)} {mine.dtype}")
+    module.load_state_dict(saved)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: Any, what: str) -> None:
+    """``saved`` into ``optimizer`` after checking each parameter's state against the parameter:
+    a tensor of the parameter's shape and dtype where it has dimensions, and a step count that
+    is finite and not negative (torch would accept either and fail at the first step)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"{what} has no optimizer state")
+    for index, entry in state.items():
+        if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(entry, dict):
+            raise ValueError(f"{what}: state of parameter {index!r}, which this optimizer lacks")
+        param = params[index]
+        for key, value in entry.items():
+            if not isinstance(value, torch.Tensor):
+                continue
+            if value.dim() == 0:
+                if key == "step" and not (math.isfinite(float(value)) and float(value) >= 0):
+                    raise ValueError(f"{what}: parameter {index}'s step is {float(value)}")
+                continue
+            if value.shape != param.shape or value.dtype != param.dtype:
+                raise ValueError(f"{what}: parameter {index}'s {key} is {tuple(value.shape)} "
+                                 f"{value.dtype}, the parameter is {tuple(param.shape)} {param.dtype}")
+    optimizer.load_state_dict(saved)

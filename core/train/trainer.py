@@ -19,7 +19,7 @@ from ..files import UnreadableFile, append_jsonl, read_jsonl, write_json, write_
 from ..registry import Registry
 from ..seeding import derive_seed
 from .build import all_finite, build_optimizer, build_run
-from .checkpoint import FORMAT, read_checkpoint, save_checkpoint
+from .checkpoint import FORMAT, load_module_state, load_optimizer_state, read_checkpoint, save_checkpoint
 from .data import TensorSource
 from .distributed import current as current_world
 from .progress import Progress
@@ -263,10 +263,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_module_state(self.G, state["generator"], "generator")
+        load_module_state(self.D, state["discriminator"], "discriminator")
+        load_optimizer_state(self.opt_g, state["opt_g"], "opt_g")
+        load_optimizer_state(self.opt_d, state["opt_d"], "opt_d")
         self.run.load_technique_state(state.get("techniques") or {})
         window = state["log_window"]
         sums = window["sums"]

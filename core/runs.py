@@ -14,7 +14,7 @@ from .errors import UsageError
 from .evaluation.score import evaluate_generator
 from .registry import Registry
 from .train.build import all_finite, build_run
-from .train.checkpoint import load_module_state, read_checkpoint
+from .train.checkpoint import checkpoint_step, load_module_state, read_checkpoint
 from .train.rundir import EVAL_FILE, RunDir
 from .train.samples import save_samples
 
@@ -93,4 +93,5 @@ def evaluate_run(
         inception_weights=inception_weights,
     )
     rd = RunDir(Path(run_dir))
-    return rd.write_eval(cfg, rd.read_status().get("step"), result)
+    # the step of the weights just scored, never status.json's claim
+    return rd.write_eval(cfg, checkpoint_step(rd.checkpoint), result)

@@ -265,3 +265,21 @@ def test_a_forged_checkpoint_consistent_with_its_checksums_is_refused(cli, prepa
         code, _, err = cli(*args)
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, (args, err)
     assert _snapshot(run) == before and not (tmp_path / "x.png").exists()
+
+
+def test_progress_is_read_from_the_checkpoint_not_from_status_json(cli, prepared, tmp_path):
+    """status.json claiming step 40 of 40 over the step-20 checkpoint: eval records the step
+    of the weights it scored (20), and the checkpoint's step is what the harness reads."""
+    from ganagerie.train.checkpoint import checkpoint_step
+
+    run = tmp_path / "run"
+    shutil.copytree(prepared / "run", run)
+    (run / "status.json").write_text(json.dumps({"status": "completed", "step": 40, "steps": 40}))
+    assert checkpoint_step(run / "checkpoints" / "last.json") == 20
+    code, _, err = cli("eval", run)
+    assert code == 0, err
+    assert json.loads((run / "eval.json").read_text())["run"]["step"] == 20
+    manifest = json.loads((run / "checkpoints" / "last.json").read_text())
+    manifest["step"] = 40  # edited, and no longer the state's: no step at all
+    (run / "checkpoints" / "last.json").write_text(json.dumps(manifest))
+    assert checkpoint_step(run / "checkpoints" / "last.json") is None

@@ -20,6 +20,7 @@ from ..components import implements
 from ..errors import UsageError
 from ..files import UnreadableFile, read_json, read_jsonl
 from ..registry import Registry
+from ..train.checkpoint import checkpoint_step
 from ..train.rundir import RunDir
 from . import stats
 from .layout import evaluation_planned, looks_ok, read_plan, run_dir
@@ -84,6 +85,8 @@ def run_record(out: Path, spec: RunSpec, registry: Registry | None = None) -> di
         state = "unfinished"
     if state == "completed" and not columns and evaluation_planned(spec):
         state = "unfinished"
+    if state == "completed" and checkpoint_step(rd.checkpoint) != spec.config["steps"]:
+        state = "unfinished"  # status.json claims what its checkpoint does not hold
     health = training_health(losses, transforming_techniques(spec, registry))
     if state == "completed" and health["not_trained"]:
         state = "not trained"

@@ -186,3 +186,25 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: Any, what: str
                 raise ValueError(f"{what}: parameter {index}'s {key} is {tuple(value.shape)} "
                                  f"{value.dtype}, the parameter is {tuple(param.shape)} {param.dtype}")
     optimizer.load_state_dict(saved)
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step of the checkpoint at ``path`` (a run's ``checkpoints/last.json``), read from its
+    manifest with the state's checksum checked (the tensors are not read); None when there is
+    no checkpoint or it is damaged. What a run has done is this, never status.json's claim."""
+    try:
+        manifest = read_json(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    state = manifest.get("state")
+    pairs = state.get("$dict") if isinstance(state, dict) else None  # _encode's form of a dict
+    found = [v for pair in pairs if isinstance(pair, list) and len(pair) == 2 and pair[0] == "step"
+             for v in pair[1:]] if isinstance(pairs, list) else []
+    step = found[0] if len(found) == 1 and found[0] == manifest.get("step") else None
+    try:
+        checked = _state_hash(state) == manifest.get("state_sha256")
+    except (TypeError, ValueError):
+        return None
+    return step if checked and type(step) is int and step >= 0 else None

@@ -5,7 +5,8 @@ through the same ``resolve_config`` as ``ganagerie train``::
 
     name = "my-suite"
     description = "one line for `ganagerie bench list`"
-    seeds = 5                  # seeds 0..4, or a list such as [0, 3, 7]
+    seeds = 5                  # seeds 0..4, or a list such as [0, 3, 7] (at most 10,000 seeds
+                               # and 100,000 runs; GANAGERIE_NO_LIMITS=1 lifts both)
     steps = 3000               # generator updates of every run
     metrics = ["..."]          # metric names; absent: the evaluator's defaults per dataset
     eval_every = 500           # also evaluate during training (0: only at the end)

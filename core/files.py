@@ -99,14 +99,24 @@ def read_text(path: str | Path, limit: int = MAX_READ_BYTES) -> str:
 
 
 def loads_json(text: str, where: str) -> Any:
-    """JSON from ``text``; bad JSON, or nesting deeper than Python's recursion allows, is an
-    ``UnreadableFile`` naming ``where`` (never a RecursionError)."""
+    """JSON from ``text``; bad JSON, a key given twice in one object, or nesting deeper than
+    Python's recursion allows, is an ``UnreadableFile`` naming ``where`` (never a RecursionError)."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise UnreadableFile(f"{where} is nested too deeply to be a file this tool wrote") from None
     except ValueError as exc:
         raise UnreadableFile(f"{where} is not valid JSON ({str(exc)[:200]})") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique (a repeated key would silently take the last value)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {twice[:100]!r} is given twice")
+    return found
 
 
 def read_json(path: str | Path, limit: int = MAX_READ_BYTES) -> Any:

@@ -39,6 +39,8 @@ def prepared(tmp_path_factory):
     shutil.copytree(p / "run" / "checkpoints", p / "ckptonly" / "checkpoints")
     # files that read without bound, block, or recurse; a log damaged in its middle
     os.mkfifo(p / "fifo.json")
+    text = (p / "run" / "config.json").read_text()
+    (p / "twice.json").write_text(text.replace('"steps":', '"steps": 7, "steps":', 1))
     (p / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
     (p / "nestedbench").mkdir()
     (p / "nestedbench" / "bench.json").write_text('{"a": ' * 50_000 + "1" + "}" * 50_000)
@@ -105,6 +107,7 @@ CASES = [
     (["train", "--config", "{p}/fifo.json", "--out", "{tmp}/r"], "is not a regular file"),
     (["train", "--config", "/dev/zero", "--out", "{tmp}/r"], "is not a regular file"),
     (["train", "--config", "{p}/nested.json", "--out", "{tmp}/r"], "nested too deeply"),
+    (["train", "--config", "{p}/twice.json", "--out", "{tmp}/r"], "key 'steps' is given twice"),
     (["bench", "report", "{p}/nestedbench"], "nested too deeply"),
     (["train", "--resume", "--out", "{p}/damagedlog"], "metrics.jsonl line 2 of"),
     (["bench", "run", "{p}/billion-seeds.toml", "--out", "{tmp}/b"], "'seeds' is 1,000,000,000"),

@@ -61,13 +61,7 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
                              "run, or finish it with ganagerie 0.1")
         raise UsageError(f"no checkpoint at {path}; train the run first (ganagerie train)")
     damaged = f"checkpoint {path} is damaged or was edited"
-    try:
-        manifest = read_json(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{damaged} ({exc}); rerun the run from its config.json into a new --out") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise UsageError(f"{path} is not a ganagerie checkpoint of format {FORMAT}; rerun the run from "
-                         "its config.json into a new --out")
+    manifest = _manifest(path)
     name = manifest.get("tensors")
     if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
         raise UsageError(f"{damaged} (bad tensor file name); rerun the run into a new --out")
@@ -78,8 +72,6 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
                          "--out") from None
     if hashlib.sha256(blob).hexdigest() != manifest.get("tensors_sha256"):
         raise UsageError(f"{damaged}: {name} does not match its checksum; rerun the run into a new --out")
-    if _state_hash(manifest.get("state")) != manifest.get("state_sha256"):
-        raise UsageError(f"{damaged}: its state does not match its checksum; rerun the run into a new --out")
     try:
         tensors = load_tensors(blob)
         state = _decode(manifest["state"], tensors)
@@ -87,6 +79,25 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise UsageError(f"{path} is not a ganagerie checkpoint ({type(exc).__name__}); rerun the run "
                          "into a new --out") from None
     return _to_device(state, torch.device(device))
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    """``last.json``, read with the files' bounds, of this format, its state matching its checksum."""
+    damaged = f"checkpoint {path} is damaged or was edited"
+    try:
+        manifest = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{damaged} ({exc}); rerun the run from its config.json into a new --out") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UsageError(f"{path} is not a ganagerie checkpoint of format {FORMAT}; rerun the run from "
+                         "its config.json into a new --out")
+    try:
+        checked = _state_hash(manifest.get("state")) == manifest.get("state_sha256")
+    except (TypeError, ValueError):
+        checked = False
+    if not checked:
+        raise UsageError(f"{damaged}: its state does not match its checksum; rerun the run into a new --out")
+    return manifest
 
 
 def _state_hash(tree: Any) -> str:
@@ -193,18 +204,12 @@ def checkpoint_step(path: Path) -> int | None:
     manifest with the state's checksum checked (the tensors are not read); None when there is
     no checkpoint or it is damaged. What a run has done is this, never status.json's claim."""
     try:
-        manifest = read_json(path)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        manifest = _manifest(path)
+    except UsageError:
         return None
     state = manifest.get("state")
     pairs = state.get("$dict") if isinstance(state, dict) else None  # _encode's form of a dict
     found = [v for pair in pairs if isinstance(pair, list) and len(pair) == 2 and pair[0] == "step"
              for v in pair[1:]] if isinstance(pairs, list) else []
     step = found[0] if len(found) == 1 and found[0] == manifest.get("step") else None
-    try:
-        checked = _state_hash(state) == manifest.get("state_sha256")
-    except (TypeError, ValueError):
-        return None
-    return step if checked and type(step) is int and step >= 0 else None
+    return step if type(step) is int and step >= 0 else None

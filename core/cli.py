@@ -83,7 +83,7 @@ def list_cmd(kind: str | None, as_json: bool, markdown: bool) -> None:
             raise UsageError(f"unknown kind '{kind}'; choose from {', '.join(KINDS.values())}")
         kinds = [singular.get(kind, kind)]
     # every entry; one whose plain name another plugin took first is shown by its qualified name
-    entries = [(registry.entries[k].get(e.name) is e and e.name or e.qualified_name, e)
+    entries = [(registry.canonical(k, e.qualified_name), e)
                for k in kinds for e in sorted(registry.qualified[k].values(), key=lambda e: e.name)]
     if as_json:
         click.echo(json.dumps([{**e.as_json(), "name": shown} for shown, e in entries], indent=2))

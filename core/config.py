@@ -228,7 +228,8 @@ def limits_lifted() -> bool:
     return os.environ.get("GANAGERIE_NO_LIMITS", "") not in ("", "0")
 
 
-def _apply_set(data: dict[str, Any], assignment: str) -> None:
+def _apply_set(data: dict[str, Any], assignment: str, registry: Registry,
+               within: str | None = None) -> None:
     """Apply one ``--set key=value``: a run field, or ``arch.width=...``, ``reg.NAME.key=...``."""
     key, eq, raw = assignment.partition("=")
     key = key.strip()
@@ -238,13 +239,15 @@ def _apply_set(data: dict[str, Any], assignment: str) -> None:
     parts = key.split(".")
     if parts[0] in COMPONENT_FIELDS and len(parts) == 1:
         # NAME[:k=v,...] as typed, or a JSON string (suite files write their values as JSON)
-        data[key] = ComponentSpec.parse(value if isinstance(value, str) else raw.strip(), key)
+        data[key] = _canonical(registry, COMPONENT_FIELDS[key], ComponentSpec.parse(
+            value if isinstance(value, str) else raw.strip(), key), within)
     elif parts[0] in COMPONENT_FIELDS and len(parts) == 2:
         data.setdefault(parts[0], ComponentSpec(_DEFAULTS.get(parts[0], "")))
         data[parts[0]].options[parts[1]] = value
     elif parts[0] in ("reg", "regularizers") and len(parts) == 3:
+        name = registry.canonical("regularizer", parts[1], within)
         for reg in data["regularizers"]:
-            if reg.name == parts[1]:
+            if reg.name == name:
                 reg.options[parts[2]] = value
                 return
         active = ", ".join(r.name for r in data["regularizers"]) or "none"
@@ -278,26 +281,35 @@ def resolve_config(
     overrides: Mapping[str, Any] | None = None,
     sets: Iterable[str] = (),
     dataset_options: Mapping[str, Any] | None = None,
+    within: str | None = None,
 ) -> RunConfig:
-    """Build the fully resolved config from a variant and the user's flags."""
+    """Build the fully resolved config from a variant and the user's flags.
+
+    Every component is recorded under its one canonical spelling (``Registry.canonical``), so
+    ``dragan`` and ``DIST:dragan`` give one config. The names a preset sets mean its own
+    distribution's components first; ``within`` does the same for the caller's names (a suite
+    shipped by a distribution passes that distribution).
+    """
     data: dict[str, Any] = {"regularizers": []}
     if variant is not None:
+        entry = registry.get("variant", variant, within)
+        variant = registry.canonical("variant", variant, within)
         preset = registry.create("variant", variant)
         if not isinstance(preset, Mapping):
             raise UsageError(f"variant '{variant}' did not return a dict of config fields")
-        data.update(_normalise_preset(variant, preset))
+        data.update(_normalise_preset(variant, preset, registry, entry.provenance.qualifier))
         data["variant"] = variant
-    data["dataset"] = ComponentSpec.parse(dataset, "dataset")
+    data["dataset"] = _canonical(registry, "dataset", ComponentSpec.parse(dataset, "dataset"), within)
     data["dataset"].options.update(dataset_options or {})
     if loss is not None:
-        data["loss"] = ComponentSpec.parse(loss, "loss")
+        data["loss"] = _canonical(registry, "loss", ComponentSpec.parse(loss, "loss"), within)
     if "loss" not in data:
         raise UsageError("no loss: give --loss NAME or a --variant that sets one (ganagerie list losses)")
     for spec in regularizers:
         if spec.strip().lower() == "none":
             data["regularizers"] = []
             continue
-        reg = ComponentSpec.parse(spec, "regularizer")
+        reg = _canonical(registry, "regularizer", ComponentSpec.parse(spec, "regularizer"), within)
         for existing in data["regularizers"]:
             if existing.name == reg.name:
                 existing.options.update(reg.options)
@@ -305,31 +317,46 @@ def resolve_config(
         else:
             data["regularizers"].append(reg)
     if arch is not None:
-        data["arch"] = ComponentSpec.parse(arch, "architecture")
+        data["arch"] = _canonical(registry, "architecture",
+                                  ComponentSpec.parse(arch, "architecture"), within)
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
     for assignment in sets:
         data.setdefault("arch", ComponentSpec(""))
-        _apply_set(data, assignment)
+        _apply_set(data, assignment, registry, within)
     return finalize(registry, data)
 
 
-def _normalise_preset(variant: str, preset: Mapping[str, Any]) -> dict[str, Any]:
+def _canonical(registry: Registry, kind: str, spec: ComponentSpec,
+               within: str | None = None) -> ComponentSpec:
+    """``spec`` under its component's canonical name (an empty name, "pick one", stays)."""
+    if not spec.name:
+        return spec
+    return ComponentSpec(registry.canonical(kind, spec.name, within), spec.options)
+
+
+def _normalise_preset(variant: str, preset: Mapping[str, Any], registry: Registry,
+                      within: str) -> dict[str, Any]:
     out = {}
     for key, value in preset.items():
         if key not in PRESET_FIELDS:
             hint = did_you_mean(str(key), PRESET_FIELDS) or ""
             raise UsageError(f"variant '{variant}' sets unknown field '{key}';{hint} a preset may "
                              f"set {', '.join(PRESET_FIELDS)}")
-        if key in COMPONENT_FIELDS:
-            out[key] = ComponentSpec.parse(value, key)
-        elif key == "regularizers":
-            if not isinstance(value, list):
-                raise UsageError(f"variant '{variant}': regularizers must be a list")
-            out[key] = [ComponentSpec.parse(r, "regularizer") for r in value]
-        else:
-            out[key] = value
+        try:
+            if key in COMPONENT_FIELDS:
+                out[key] = _canonical(registry, COMPONENT_FIELDS[key],
+                                      ComponentSpec.parse(value, key), within)
+            elif key == "regularizers":
+                if not isinstance(value, list):
+                    raise UsageError("regularizers must be a list")
+                out[key] = [_canonical(registry, "regularizer",
+                                       ComponentSpec.parse(r, "regularizer"), within) for r in value]
+            else:
+                out[key] = value
+        except UsageError as exc:
+            raise UsageError(f"variant '{variant}': {exc}") from None
     return out
 
 
@@ -345,7 +372,7 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
         raise UsageError(f"data_per_seed or seed: {exc}") from None
     if per_seed and "seed" in ds_entry.options():  # the data of this run, drawn from its seed
         data["dataset"].options["seed"] = run_seed
-    dataset = registry.create("dataset", ds_entry.name, data["dataset"].options)
+    dataset = registry.create("dataset", data["dataset"].name, data["dataset"].options)
     is_image = len(dataset.shape) == 3
     arch = data.get("arch")
     if arch is None or not arch.name:
@@ -389,7 +416,7 @@ def _fill(registry: Registry, kind: str, comp: ComponentSpec) -> ComponentSpec:
     entry = registry.get(kind, comp.name)
     checked = registry.check_options(entry, comp.options)
     defaults = {k: v for k, v in entry.options().items() if v is not inspect.Parameter.empty}
-    return ComponentSpec(comp.name, {**defaults, **checked})
+    return ComponentSpec(registry.canonical(kind, comp.name), {**defaults, **checked})
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -127,14 +127,29 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
-    def get(self, kind: str, name: str) -> Entry:
-        """The entry by plain or qualified name."""
-        found = self.entries[kind].get(name) or self.qualified[kind].get(name)
+    def get(self, kind: str, name: str, within: str | None = None) -> Entry:
+        """The entry by plain or qualified name.
+
+        ``within`` is the qualifier of the distribution (or plugin) whose preset or suite names
+        the component: there a plain name means that distribution's own component first, then
+        the global one, so a plugin's preset trains what its author wrote beside it.
+        """
+        found = None
+        if within and ":" not in name:
+            found = self.qualified[kind].get(f"{within}:{name}")
+        found = found or self.entries[kind].get(name) or self.qualified[kind].get(name)
         if found is None:
             hint = did_you_mean(name, self.entries[kind]) or did_you_mean(name, self.qualified[kind])
             hint = f";{hint}" if hint else ""
             raise UsageError(f"unknown {kind} '{name}'{hint} (ganagerie list {KINDS[kind]})")
         return found
+
+    def canonical(self, kind: str, name: str, within: str | None = None) -> str:
+        """The one spelling of a component that configs, log keys and result keys use: its plain
+        name where that name means it, else its qualified name. Every spelling of one component
+        (``dragan``, ``ganagerie-extra:dragan``) gives the same string."""
+        entry = self.get(kind, name, within)
+        return entry.name if self.entries[kind].get(entry.name) is entry else entry.qualified_name
 
     def create(self, kind: str, name: str, options: Mapping[str, Any] | None = None) -> Any:
         """Build a component, checking and converting the options against its factory."""

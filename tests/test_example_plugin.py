@@ -10,71 +10,18 @@ calls, through ``python -c``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import site
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import Env, installed
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganagerie-dragan"
 DISTRIBUTION, VERSION = "ganagerie-dragan", "0.1.0"
-#: the example's build backend: 77 reads the SPDX ``license`` string of its pyproject.toml
-SETUPTOOLS = (77,)
-CLI = "import sys; from ganagerie.cli import main; sys.exit(main())"
-TIMEOUT = 300
-
-
-@dataclass
-class Env:
-    python: Path
-    source: Path
-    root: Path
-
-    def run(self, *args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        env = {**os.environ, "GANAGERIE_STRICT_PLUGINS": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               "PIP_NO_INPUT": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        done = subprocess.run([str(self.python), *map(str, args)], cwd=cwd or self.root, env=env,
-                              capture_output=True, text=True, timeout=TIMEOUT)
-        assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    def ganagerie(self, *args: str | Path) -> str:
-        return self.run("-c", CLI, *args).stdout
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> Env:
-    root = tmp_path_factory.mktemp("example-plugin")
-    # build from a copy: pip writes build/ and *.egg-info next to the sources
-    source = root / "ganagerie-dragan"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns(
-        "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=TIMEOUT)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    env = Env(python, source, root)
-    # run from a virtual environment, --system-site-packages reaches only the base
-    # interpreter's packages: hand ours on too, with addsitedir, which also runs their .pth
-    # files (how editable installs such as ganagerie's are found)
-    ours = [d for d in site.getsitepackages() if d not in site.getsitepackages([sys.base_prefix])]
-    if ours:
-        purelib = env.run("-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip()
-        (Path(purelib) / "_outer_environment.pth").write_text(
-            "".join(f"import site; site.addsitedir({d!r})\n" for d in ours))
-    probe = subprocess.run([str(python), "-c", "import setuptools; print(setuptools.__version__)"],
-                           capture_output=True, text=True, timeout=TIMEOUT)
-    found = probe.stdout.strip()
-    if probe.returncode != 0 or tuple(int(p) for p in found.split(".")[:1] if p.isdigit()) < SETUPTOOLS:
-        pytest.skip(f"building the example offline needs setuptools >= 77 in this environment "
-                    f"(found {found or 'none'}): pip install 'setuptools>=77'")
-    env.run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--no-cache-dir",
-            "--quiet", source)
-    return env
+    return installed(tmp_path_factory.mktemp("example-plugin"), EXAMPLE, strict=True)
 
 
 def test_list_shows_the_plugins_components_with_its_distribution_and_version(env):

@@ -116,6 +116,9 @@ class Suite:
     arch: str | None = None
     sets: tuple[str, ...] = ()
     baseline: str | None = None
+    #: the distribution that ships the suite (None for a file): its plain names mean that
+    #: distribution's own components first, as in its presets
+    distribution: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """Name, description, origin and size, for ``ganagerie bench list``."""
@@ -167,9 +170,9 @@ class RunSpec:
 # -- finding suites ------------------------------------------------------------------------
 
 
-def builtin_suites() -> dict[str, tuple[str, str]]:
-    """Suites shipped by installed packages: ``{name: (origin, toml text)}``."""
-    found: dict[str, tuple[str, str]] = {}
+def builtin_suites() -> dict[str, tuple[str, str, str | None]]:
+    """Suites shipped by installed packages: ``{name: (origin, toml text, distribution)}``."""
+    found: dict[str, tuple[str, str, str | None]] = {}
     for ep in sorted(importlib.metadata.entry_points(group=SUITE_ENTRY_POINT_GROUP),
                      key=lambda e: e.value):
         module = ep.load()
@@ -181,7 +184,7 @@ def builtin_suites() -> dict[str, tuple[str, str]]:
             if name in found:
                 raise UsageError(f"suite '{name}' is shipped twice: by {found[name][0]} and by "
                                  f"{origin}; uninstall one of them")
-            found[name] = (origin, item.read_text(encoding="utf-8"))
+            found[name] = (origin, item.read_text(encoding="utf-8"), ep.dist.name if ep.dist else None)
     return found
 
 
@@ -204,14 +207,14 @@ def load_suite(name_or_path: str | Path) -> Suite:
         hint = did_you_mean(text, suites) or ""
         raise UsageError(f"unknown suite '{text}';{hint} give a built-in name "
                          f"({', '.join(sorted(suites))}) or a path to a .toml file")
-    origin, source = suites[text]
-    return parse_suite(source, origin)
+    origin, source, distribution = suites[text]
+    return parse_suite(source, origin, distribution)
 
 
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def parse_suite(source: str, origin: str) -> Suite:
+def parse_suite(source: str, origin: str, distribution: str | None = None) -> Suite:
     """Parse and check a suite's TOML text; ``origin`` names it in errors."""
     try:
         data = tomllib.loads(source)
@@ -250,6 +253,7 @@ def parse_suite(source: str, origin: str) -> Suite:
         arch=_optional_text(data.get("arch"), origin, "arch"),
         sets=_sets(data.get("set", {}), origin, "set"),
         baseline=baseline,
+        distribution=distribution,
     )
 
 
@@ -286,7 +290,9 @@ def _dataset(item: Any, origin: str, i: int) -> DatasetEntry:
 def _variant(item: Any, origin: str, i: int) -> VariantEntry:
     where = f"variants[{i}]"
     if _entry(item, _VARIANT_KEYS, origin, where) is None:
-        return VariantEntry(label=_label(item, origin, where), variant=item)
+        # a qualified name, DIST:NAME, is labelled NAME (a label names a directory)
+        label = item.rpartition(":")[2] if isinstance(item, str) else item
+        return VariantEntry(label=_label(label, origin, where), variant=item)
     variant = _optional_text(item.get("variant"), origin, f"{where}.variant")
     if "label" not in item and variant is None:
         raise UsageError(f"{origin}: {where} needs label = \"NAME\" (or variant = \"PRESET\")")
@@ -294,7 +300,8 @@ def _variant(item: Any, origin: str, i: int) -> VariantEntry:
     if not isinstance(regs, list) or not all(isinstance(r, str) for r in regs):
         raise UsageError(f"{origin}: {where}.regularizers must be a list of \"NAME[:key=value,...]\"")
     return VariantEntry(
-        label=_label(item.get("label", variant), origin, f"{where}.label"),
+        label=_label(item["label"] if "label" in item else variant.rpartition(":")[2], origin,
+                     f"{where}.label"),
         variant=variant,
         loss=_optional_text(item.get("loss"), origin, f"{where}.loss"),
         regularizers=tuple(regs),
@@ -443,6 +450,7 @@ def expand(
                         regularizers=var.regularizers,
                         sets=[*suite.sets, *ds.sets, *var.sets, *sets, *tail, f"seed={seed}"],
                         dataset_options=ds.options,
+                        within=suite.distribution,
                     )
                 except UsageError as exc:
                     raise UsageError(f"{where}: {exc}") from None
@@ -454,4 +462,4 @@ def expand(
 
 def list_suites() -> list[Suite]:
     """Every built-in suite, parsed."""
-    return [parse_suite(source, origin) for origin, source in builtin_suites().values()]
+    return [parse_suite(source, origin, dist) for origin, source, dist in builtin_suites().values()]

@@ -32,7 +32,8 @@ def resolve_eval(
     The sample count defaults to the largest any chosen metric's protocol calls for; with no
     metric that applies, it is ``([], 0)``. Unknown or inapplicable metrics are a UsageError.
     """
-    specs = list(metrics) if metrics else default_metrics(registry, dataset)
+    specs = [canonical_spec(registry, s) for s in metrics] if metrics else default_metrics(
+        registry, dataset)
     built = build_metrics(registry, dataset, specs, {})
     if n_samples is not None and n_samples < 2:
         raise UsageError(f"the number of samples to evaluate must be at least 2, got {n_samples}")
@@ -48,6 +49,7 @@ def build_metrics(
     for spec in specs:
         comp = ComponentSpec.parse(spec, "metric")
         entry = registry.get("metric", comp.name)
+        comp.name = registry.canonical("metric", comp.name)  # one key, one seed, for each spelling
         options = {k: v for k, v in shared.items() if k in entry.options() and v is not None}
         options.update(registry.check_options(entry, comp.options))
         metric = registry.create("metric", comp.name, options)
@@ -60,6 +62,12 @@ def build_metrics(
             raise UsageError(f"metric '{comp.name}' is asked for twice; name each metric once")
         out.append((comp.name, metric, {**_defaults(entry), **options}))
     return out
+
+
+def canonical_spec(registry: Registry, spec: str) -> str:
+    """A metric spec (``NAME[:key=value,...]``) with its name in its canonical spelling."""
+    comp = ComponentSpec.parse(spec, "metric")
+    return registry.canonical("metric", comp.name) + spec.strip()[len(comp.name):]
 
 
 def _defaults(entry: Entry) -> dict[str, Any]:

@@ -409,6 +409,11 @@ class Metric(ABC):
     #: side (FID: ``(0, None)``); a benchmark's interval over seeds never leaves it.
     #: ``value_ranges`` may narrow it once the metric has seen its dataset.
     value_range: dict[str, tuple[float | None, float | None]] = {}
+    #: for each value that measures quality, whether higher is better (FID: ``{"fid": False}``);
+    #: a benchmark ranks and compares by it, so suites need not restate it (a suite's own
+    #: ``higher_is_better`` still wins). A value left out (a standard deviation) is reported,
+    #: never ranked.
+    higher_is_better: dict[str, bool] = {}
 
     def applies_to(self, dataset: Dataset) -> bool:
         """Whether the metric is meaningful for ``dataset``; the default metrics are those that are."""

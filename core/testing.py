@@ -87,9 +87,9 @@ def check_component(
 ) -> Report:
     """Run every check that applies to a registered component; raise ConformanceError on any failure."""
     registry = registry or get_registry()
-    registry.get(kind, name)  # a clear error for an unknown name
     report = Report(kind, name)
-    subject = _Subject(kind, name, dict(options or {}), registry)
+    # the spelling runs record it under (a clear error for an unknown name)
+    subject = _Subject(kind, registry.canonical(kind, name), dict(options or {}), registry)
     for check in _CHECKS[kind]:
         label = check.__name__.removeprefix("_check_").replace("_", " ")
         try:

@@ -24,6 +24,7 @@ class ClassModes(BackboneMetric):
     n_samples = 26_000
     needs = "labelled images (a dataset with num_classes)"
     value_range = {"modes": (0, None), "kl": (0, None)}
+    higher_is_better = {"modes": True, "kl": False}
 
     def __init__(self):
         # class modes are the dataset's classes: only its own classifier can tell them

@@ -58,6 +58,7 @@ class FID(_RealThenFake):
     """Fréchet distance between Gaussians fitted to real and generated features (lower is better)."""
 
     value_range = {"fid": (0, None)}
+    higher_is_better = {"fid": False}
 
     def make(self, feature: nn.Module):
         from torchmetrics.image.fid import FrechetInceptionDistance
@@ -74,6 +75,8 @@ class FID(_RealThenFake):
 
 class KID(_RealThenFake):
     """Kernel (cubic polynomial) MMD between real and generated features, over random subsets."""
+
+    higher_is_better = {"kid": False}  # no range: the unbiased estimate can fall below 0
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, backbone: str = "auto",
                  inception_weights: str = ""):
@@ -105,6 +108,7 @@ class IS(BackboneMetric):
     """exp E[KL(p(y|x) || p(y))] of the backbone's class probabilities, over splits (higher is better)."""
 
     value_range = {"is": (1, None), "is_std": (0, None)}  # KID is unbiased: it can be below 0
+    higher_is_better = {"is": True}
 
     def __init__(self, splits: int = 10, backbone: str = "auto", inception_weights: str = ""):
         super().__init__(backbone, inception_weights)

@@ -31,6 +31,7 @@ class MixtureModes(Metric):
     n_samples = 2500
     needs = "mode centres and their standard deviation (a Gaussian mixture such as ring8)"
     value_range = {"modes": (0, None), "high_quality_pct": (0, 100), "reverse_kl": (0, None)}
+    higher_is_better = {"modes": True, "high_quality_pct": True, "reverse_kl": False}
 
     def __init__(self, threshold: float = 3.0):
         if threshold <= 0:

@@ -107,6 +107,7 @@ class PrecisionRecall(_ManifoldMetric):
     """Improved precision (fidelity) and recall (diversity) with k-NN balls (Kynkäänniemi 2019)."""
 
     value_range = {"precision": (0, 1), "recall": (0, 1)}
+    higher_is_better = {"precision": True, "recall": True}
 
     def compute(self) -> dict[str, float]:
         p, r = precision_recall(*self._sets(), k=self.k)
@@ -117,6 +118,7 @@ class DensityCoverage(_ManifoldMetric):
     """Density (fidelity) and coverage (diversity) with k-NN balls of real samples (Naeem 2020)."""
 
     value_range = {"density": (0, None), "coverage": (0, 1)}  # density may exceed 1
+    higher_is_better = {"density": True, "coverage": True}
 
     def __init__(self, k: int = 5, n_max: int = 10_000, backbone: str = "auto",
                  inception_weights: str = ""):

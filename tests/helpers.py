@@ -35,7 +35,6 @@ steps = {steps}
 eval_every = {eval_every}
 eval_samples = {eval_samples}
 rank_by = "modes"
-higher_is_better = {{ modes = true, high_quality_pct = true, reverse_kl = false }}
 datasets = [{{ name = "ring8", options = {{ n = 2000 }} }}]
 [set]
 arch.g_width = 16

@@ -270,3 +270,17 @@ def test_eval_settings_resolve_per_dataset(registry):
         resolve_config(registry, dataset="ring8", sets=["eval_metrics=fid"])
     with pytest.raises(UsageError, match="eval_every must be"):
         resolve_config(registry, dataset="ring8", sets=["eval_every=-1"])
+
+
+def test_every_built_in_metric_declares_which_way_is_better_for_its_quality_values(registry):
+    declared = {}
+    for name, entry in registry.entries["metric"].items():
+        if entry.provenance.distribution != "ganagerie":
+            continue
+        better = entry.factory.higher_is_better
+        assert isinstance(better, dict) and better, name
+        assert all(isinstance(v, bool) for v in better.values()), name
+        # a declared range is for values it computes; a ranked value with a range is in it
+        assert set(better) & set(entry.factory.value_range) or name in ("kid",), name
+        declared.update(better)
+    assert declared["fid"] is False and declared["modes"] is True and declared["coverage"] is True

@@ -303,7 +303,8 @@ def metric_directions(
                 continue
             value = column.removeprefix(f"{metric}.")
             better = declared.get(column, declared.get(value))
-            if better is None and registry is not None and metric in registry.entries["metric"]:
+            if better is None and registry is not None and (
+                    metric in registry.entries["metric"] or metric in registry.qualified["metric"]):
                 attr = getattr(registry.get("metric", metric).factory, "higher_is_better", None)
                 better = attr.get(value) if isinstance(attr, dict) else attr
             out[column] = better if isinstance(better, bool) else None

@@ -417,7 +417,8 @@ def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, 
 
         click.echo(machine_note(report_dir))
     verdict = f"{len(differences)} differences" if differences else "all match"
-    click.echo(f"verified {n} runs against {report_dir / 'results.json'}: {verdict} (re-run in {where})")
+    click.echo(f"verified {n} run{'s' if n != 1 else ''} against {report_dir / 'results.json'}: "
+               f"{verdict} (re-run in {where})")
     return 1 if differences else 0
 
 

@@ -216,6 +216,12 @@ class Technique:
     #: which is correct for any technique. The kit checks both against one-by-one training.
     seed_batched: bool = False
 
+    def periods(self) -> tuple[int, ...]:
+        """The step counts after which what it does repeats (R1's lazy ``every``, ADA's
+        ``interval``); the kit stops and resumes a run at a step that is a multiple of none
+        of them, over enough steps for each to act after the resume. The default: none."""
+        return ()
+
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
         """Change the networks once, at build time, before optimizers exist (spectral norm)."""
 

@@ -13,8 +13,10 @@ Checks, by kind (each applies only where the component implements the method):
 shapes and dtypes of outputs, finite values, gradients where they must flow and nowhere
 else, device placement (on a GPU when there is one), determinism under a seed, the state
 round trip through ``state_dict`` and ``torch.load(weights_only=True)``, a few
-training steps through the real trainer, stopped and resumed to the same weights, and
-3 seeds trained together equal to the same seeds trained one by one.
+training steps through the real trainer (optimizers too, on both sides), stopped and resumed
+to the same weights at a step that is a multiple of no period the run's techniques declare,
+3 seeds trained together equal to the same seeds trained one by one, and (on CUDA) no host
+synchronisation inside a step.
 Training checks run on tiny networks on ``ring8`` (vector data) and fall back to
 ``digits`` (8x8 images) for components that apply only to images.
 """
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,11 +129,14 @@ class _Subject:
         """A tiny run config using the component, on the first test bed it fits."""
         if self._config is None:
             errors = []
+            flags = self._flags()
+            own_sets = flags.pop("sets", [])
             for dataset, sets, arch_sets in TEST_BEDS:
                 own_arch = self.kind == "architecture"
                 try:
-                    cfg = resolve_config(self.registry, dataset=dataset, **self._flags(), sets=[
-                        *sets, *([] if own_arch else arch_sets), "log_every=1", "checkpoint_every=2"])
+                    cfg = resolve_config(self.registry, dataset=dataset, **flags, sets=[
+                        *sets, *([] if own_arch else arch_sets), "log_every=1", "checkpoint_every=2",
+                        *own_sets])
                     trainer = Trainer(cfg, self.registry, _NOWHERE)
                 except (UsageError, ValueError) as exc:
                     errors.append(f"{dataset}: {exc}")
@@ -161,6 +167,11 @@ class _Subject:
             return {"variant": self.name}
         if self.kind == "architecture":
             return {"variant": "vanilla", "arch": spec}
+        if self.kind == "optimizer":  # both sides, so the checkpoint holds its state twice
+            return {"variant": "vanilla", "sets": [
+                f"{field}={value}" for side in ("optimizer_g", "optimizer_d")
+                for field, value in [(side, self.name),
+                                     *((f"{side}.{k}", v) for k, v in self.options.items())]]}
         raise _Skip(f"{self.kind}s are not trained directly")
 
 
@@ -187,18 +198,45 @@ def _check_deterministic_under_a_seed(s: _Subject) -> None:
         assert_same_state(states[0], states[1], "two runs with one seed differ")
 
 
-def _check_resumes_to_the_same_weights(s: _Subject) -> None:
+def _check_resumes_to_the_same_weights(s: _Subject) -> str:
+    cfg = s.config(STEPS)
+    stop, cfg.steps = resume_plan(declared_periods(s, cfg))
     with tempfile.TemporaryDirectory() as tmp:
-        assert_resumes_bit_identically(s.config(STEPS), s.registry, Path(tmp))
+        assert_resumes_bit_identically(cfg, s.registry, Path(tmp), stop=stop)
+    return f"stopped at step {stop} of {cfg.steps}"
 
 
-def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: Path) -> dict[str, Any]:
-    """Train ``cfg`` in one go, and again stopped halfway and resumed: the two checkpoints
-    (networks, optimizers, techniques, RNG, data order) and metrics.jsonl rows must be equal.
-    Returns the final state. For plugin authors' own tests of stateful components."""
-    half = RunConfig.from_dict({**cfg.to_dict(), "steps": max(1, cfg.steps // 2),
-                                "checkpoint_every": max(1, cfg.steps // 2)})
-    whole = RunConfig.from_dict({**cfg.to_dict(), "checkpoint_every": half.steps})
+def declared_periods(s: _Subject, cfg: RunConfig) -> tuple[int, ...]:
+    """The periods the run's techniques declare (``Technique.periods``), those above 1."""
+    run = build_run(cfg, s.registry)
+    found = set()
+    for name, tech in run.techniques:
+        periods = tech.periods() if callable(getattr(tech, "periods", None)) else ()
+        if not (isinstance(periods, (tuple, list)) and all(type(p) is int and p >= 1 for p in periods)):
+            raise AssertionError(f"{name}.periods() must return positive ints, got {periods!r}")
+        found.update(p for p in periods if p > 1)
+    return tuple(sorted(found))
+
+
+def resume_plan(periods: Sequence[int]) -> tuple[int, int]:
+    """Where to stop and how long to run: a stop that is a multiple of no period (and past the
+    first boundary of each), and enough steps after it for every period to come round again."""
+    longest = max(periods, default=1)
+    stop = max(STEPS // 2, longest + 1)
+    while any(stop % p == 0 for p in periods):
+        stop += 1
+    return stop, max(STEPS, stop + longest + 1)
+
+
+def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: Path,
+                                   stop: int | None = None) -> dict[str, Any]:
+    """Train ``cfg`` in one go, and again stopped at ``stop`` (default: halfway) and resumed:
+    the two checkpoints (networks, optimizers, techniques, RNG, data order) and metrics.jsonl
+    rows must be equal. Returns the final state. For plugin authors' own tests of stateful
+    components."""
+    stop = max(1, cfg.steps // 2) if stop is None else stop
+    half = RunConfig.from_dict({**cfg.to_dict(), "steps": stop, "checkpoint_every": stop})
+    whole = RunConfig.from_dict({**cfg.to_dict(), "checkpoint_every": stop})
     train(whole, registry, workdir / "full", progress=False)
     train(half, registry, workdir / "part", progress=False)
     train(whole, registry, workdir / "part", resume=True, progress=False)
@@ -265,6 +303,36 @@ def _check_runs_on_the_gpu(s: _Subject) -> None:
         for net in (trainer.G, trainer.D):
             devices = {p.device.type for p in net.parameters()}
             assert devices == {"cuda"}, f"parameters on {devices}"
+
+
+def _check_host_syncs_per_step(s: _Subject) -> str:
+    """No step waits for the GPU: in steps that measure no diagnostics and write nothing, no
+    operation synchronises the host with the device (``.item()``, ``float(t)``, ``.cpu()``,
+    a data-dependent shape), counted by torch's sync debug mode. CUDA only."""
+    if not torch.cuda.is_available():
+        raise _Skip("no GPU: host synchronisations are counted on CUDA only")
+    cfg = s.config()
+    cfg.device = "cuda"
+    steps = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, s.registry, tmp)
+        trainer.stepper.train_step(False)  # the first step may build lazily, which may sync
+        trainer.step += 1
+        torch.cuda.synchronize()
+        old = torch.cuda.get_sync_debug_mode()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(steps):
+                    trainer.stepper.train_step(False)
+                    trainer.step += 1
+            finally:
+                torch.cuda.set_sync_debug_mode(old)
+        syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message).lower()]
+        assert not syncs, (f"{len(syncs)} host synchronisation(s) in {steps} steps (the first: "
+                           f"{syncs[0].splitlines()[0]}): keep values as tensors inside the step")
+    return f"0 in {steps} steps"
 
 
 # -- losses --------------------------------------------------------------------------------
@@ -487,23 +555,43 @@ def _check_metric(s: _Subject) -> str:
 
 
 def _check_optimizer(s: _Subject) -> None:
-    torch.manual_seed(0)
-    net = torch.nn.Linear(3, 1)
-    opt = s.build().build(net.parameters(), lr=1e-2, betas=(0.5, 0.999))
-    assert isinstance(opt, torch.optim.Optimizer), "build must return a torch.optim.Optimizer"
-    x = torch.randn(64, 3)
-    losses = []
-    for _ in range(30):
-        loss = (net(x) - 1).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    """Trains a quadratic; 30 steps in one go equal 15, a state_dict round trip through
+    ``torch.load(weights_only=True)`` into a fresh optimizer, and 15 more (bit for bit)."""
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+
+    def fit(net, opt, steps):
+        losses = []
+        for _ in range(steps):
+            loss = (net(x) - 1).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        return losses
+
+    def fresh():
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        opt = s.build().build(net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+        assert isinstance(opt, torch.optim.Optimizer), "build must return a torch.optim.Optimizer"
+        return net, opt
+
+    net, opt = fresh()
+    losses = fit(net, opt, 30)
     assert losses[-1] < losses[0], "30 steps do not reduce a quadratic"
+    part, opt = fresh()
+    fit(part, opt, 15)
     buffer = io.BytesIO()
-    torch.save(opt.state_dict(), buffer)
+    torch.save({"net": part.state_dict(), "opt": opt.state_dict()}, buffer)
     buffer.seek(0)
-    torch.load(buffer, weights_only=True)
+    state = torch.load(buffer, weights_only=True)
+    resumed, opt = fresh()
+    resumed.load_state_dict(state["net"])
+    opt.load_state_dict(state["opt"])
+    fit(resumed, opt, 15)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), resumed.parameters())), (
+        "15 steps, state_dict -> load_state_dict into a fresh optimizer, 15 more steps end "
+        "elsewhere than 30 in one go: is all of its state in state_dict?")
 
 
 def _check_prior(s: _Subject) -> None:
@@ -524,7 +612,7 @@ def _check_variant_resolves(s: _Subject) -> None:
 
 _TRAINING = [_check_trains_a_few_steps, _check_deterministic_under_a_seed,
              _check_resumes_to_the_same_weights, _check_seeds_together_equal_one_by_one,
-             _check_runs_on_the_gpu]
+             _check_runs_on_the_gpu, _check_host_syncs_per_step]
 _CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
     "loss": [_check_loss_values_and_gradients, *_TRAINING],
     "regularizer": [_check_one_instance_per_run, _check_transform, _check_penalties,
@@ -532,7 +620,7 @@ _CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
     "architecture": [_check_networks, *_TRAINING],
     "dataset": [_check_dataset],
     "metric": [_check_metric],
-    "optimizer": [_check_optimizer],
+    "optimizer": [_check_optimizer, *_TRAINING],
     "prior": [_check_prior],
     "variant": [_check_variant_resolves, *_TRAINING],
 }

@@ -74,6 +74,9 @@ class ADA(Technique):
         self.updates = 0  # discriminator updates seen
         self.adjustments = 0
 
+    def periods(self) -> tuple[int, ...]:
+        return (self.interval,)
+
     def discriminator_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         aug.require_images(shape, "ada")
         if "rotate90" in self.ops and shape[1] != shape[2]:

@@ -50,6 +50,9 @@ class _InputGradientPenalty(Technique):
             raise ValueError(f"every must be at least 1 (1 penalises every step), got {every}")
         self.gamma, self.every = gamma, every
 
+    def periods(self) -> tuple[int, ...]:
+        return (self.every,)
+
     def d_penalty(self, step: DStep) -> Tensor | None:
         if step.step % self.every:
             return None

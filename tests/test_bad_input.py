@@ -189,7 +189,9 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics_row_for_row(tmp_path
             "--set", "checkpoint_every=100", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "ganagerie", "train", *args]
-    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, env=env, capture_output=True)
+    # the uninterrupted run trains beside the one that is killed (one thread each)
+    whole = subprocess.Popen([*cmd, "--out", str(tmp_path / "whole")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "part")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "part" / "checkpoints" / "last.json"
@@ -201,6 +203,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics_row_for_row(tmp_path
     proc.wait()
     subprocess.run([*cmd[:3], "train", "--resume", "--out", str(tmp_path / "part"), "--quiet"],
                    check=True, env=env, capture_output=True)
+    assert whole.wait() == 0, whole.stderr.read()
 
     def rows(run):
         return [{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}

@@ -236,3 +236,14 @@ def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, 
         run_suite(suite, tmp_path / "on", registry, jobs=1, threads=1, batch_seeds="off", progress=False)
     again = run_suite(suite, tmp_path / "on", registry, jobs=1, threads=1, progress=False)
     assert all(o.reused for o in again)
+    # each run records the seeds it trained with, and verify re-trains one seed in that group:
+    # alone it would differ in the last bits (summation order), so it would not verify
+    assert {r["key"]: r["trained_with"] for r in on["runs"]}["ring8/wgan/seed-1"] == [0, 1, 2]
+    assert all(r["trained_with"] is None for r in off["runs"])
+    from ganagerie.bench.verify import verify
+
+    differences, where, n = verify(tmp_path / "on", registry, runs=["ring8/wgan/seed-1"],
+                                   out=tmp_path / "verify", jobs=1, progress=False)
+    assert (differences, n) == ([], 3)
+    assert sorted(p.name for p in (where / "runs" / "ring8" / "wgan").iterdir()) == [
+        "seed-0", "seed-1", "seed-2"]

@@ -259,7 +259,7 @@ def test_verify_reruns_recorded_runs_and_reports_differences(bench_dir, tmp_path
     assert any(line.startswith("ring8/vanilla/seed-0: metrics {") for line in lines)
     assert any("summary over seeds" in line for line in lines)
     assert any("content_hash" in line for line in lines)
-    assert "verified 1 runs" in stdout
+    assert "verified 1 run against" in stdout
 
 
 def test_verify_catches_every_edit_without_rerunning(bench_dir, tmp_path, registry):

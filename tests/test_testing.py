@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganagerie import hookimpl
-from ganagerie.components import Loss, Metric, Technique
+from ganagerie.components import Loss, Metric, Optimizer, Technique
 from ganagerie.plugin_loader import load_plugins
 from ganagerie.testing import ConformanceError, check_component, components
 
@@ -34,6 +34,71 @@ class LeakyPenalty(Technique):
 
     def d_penalty(self, step):
         return step.discriminator(step.generator(step.z)).square().mean()
+
+
+class LeakyGPenalty(Technique):
+    """Broken: its G penalty switches D's gradients back on and so trains D through G's loss."""
+
+    def g_penalty(self, step):
+        step.discriminator.requires_grad_(True)
+        return step.discriminator(step.fake).square().mean()
+
+
+class LazyCounter(Technique):
+    """Broken: lazy every 8 D updates by its own count, which it saves rounded down to its
+    period: right when stopped at a multiple of 8, wrong elsewhere (a few-step kit run that
+    stops at step 2 never sees it)."""
+
+    def __init__(self, every: int = 8):
+        self.every, self.updates = every, 0
+
+    def periods(self):
+        return (self.every,)
+
+    def d_penalty(self, step):
+        self.updates += 1
+        if self.updates % self.every:
+            return None
+        return step.real_out.square().mean()
+
+    def state_dict(self):
+        return {"updates": self.updates // self.every * self.every}
+
+    def load_state_dict(self, state):
+        self.updates = int(state["updates"])
+
+
+class ForgetfulSGD(torch.optim.SGD):
+    """Broken: its step size decays with a step count kept outside state_dict."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.count = 0
+
+    def step(self, closure=None):
+        self.count += 1
+        for group in self.param_groups:
+            group["lr"] = group["lr"] * 0.9 if self.count > 1 else group["lr"]
+        return super().step(closure)
+
+    def state_dict(self):
+        state = super().state_dict()
+        for group in state["param_groups"]:
+            group["lr"] = self.defaults["lr"]  # the decayed rate is not what it saves
+        return state
+
+
+class Forgetful(Optimizer):
+    def build(self, params, lr, betas):
+        return ForgetfulSGD(params, lr)
+
+
+class SyncingPenalty(Technique):
+    """Broken: reads its penalty's value back to the host every step (a GPU sync)."""
+
+    def d_penalty(self, step):
+        value = step.real_out.square().mean()
+        return value * (1.0 if value.item() < 1e9 else 0.0)
 
 
 class DetachingTransform(Technique):
@@ -97,6 +162,9 @@ def _broken_registry():
         register("detaching", DetachingTransform)
         register("pickled", PickledState)
         register("coupled", CoupledSeeds)
+        register("leaky-g", LeakyGPenalty)
+        register("lazy-counter", LazyCounter)
+        register("syncing", SyncingPenalty)
 
     @hookimpl
     def register_losses(register):
@@ -106,9 +174,14 @@ def _broken_registry():
     def register_metrics(register):
         register("percent-as-fraction", PercentAsFraction)
 
+    @hookimpl
+    def register_optimizers(register):
+        register("forgetful", Forgetful)
+
     mod.register_regularizers = register_regularizers
     mod.register_losses = register_losses
     mod.register_metrics = register_metrics
+    mod.register_optimizers = register_optimizers
     return load_plugins(extra=[mod]).registry
 
 
@@ -120,7 +193,22 @@ def _broken_registry():
     ("loss", "per-sample", "not a scalar"),
     ("regularizer", "coupled", "the seeds are coupled"),
     ("metric", "percent-as-fraction", "lies outside its declared range"),
+    ("regularizer", "leaky-g", "g_penalty leaks gradient into the other network"),
+    ("regularizer", "lazy-counter", "resumes to the same weights"),
+    ("optimizer", "forgetful", "is all of its state in state_dict"),
 ])
 def test_the_kit_finds_the_defect_of_a_broken_component(kind, name, defect):
     with pytest.raises(ConformanceError, match=defect):
         check_component(kind, name, registry=_broken_registry())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host syncs are counted on CUDA only")
+def test_the_kit_counts_a_host_sync_inside_the_step_on_a_gpu():
+    with pytest.raises(ConformanceError, match="host synchronisation"):
+        check_component("regularizer", "syncing", registry=_broken_registry())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the check runs")
+def test_without_a_gpu_the_host_sync_count_is_named_as_skipped():
+    report = check_component("regularizer", "syncing", registry=_broken_registry())
+    assert report.skipped["host syncs per step"].startswith("no GPU")

@@ -14,9 +14,10 @@ import json
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import RunConfig
 from ..errors import UsageError
@@ -224,13 +225,15 @@ def execute(
     progress: bool | None = None,
     label: str = "suite",
     batch_seeds: str = "off",
+    groups: Mapping[str, Any] | None = None,
 ) -> list[RunOutcome]:
     """Run the unfinished specs through ``executor``; finished ones are reported as reused.
-    With ``batch_seeds`` on or auto, the seeds of a cell that can train together are one task."""
+    With ``batch_seeds`` on or auto, the seeds of a cell that can train together are one task;
+    ``groups`` (run key: a group) keeps runs of different groups apart (``bench verify``)."""
     todo = [s for s in specs if needs_work(run_dir(out, s.key), s)]
     waiting = {s.key for s in todo}
     outcomes = {s.key: _reused(run_dir(out, s.key), s) for s in specs if s.key not in waiting}
-    tasks, notes = group_seeds(todo, out, registry or get_registry(), batch_seeds)
+    tasks, notes = group_seeds(todo, out, registry or get_registry(), batch_seeds, groups)
     tasks = longest_first(tasks, out)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -245,16 +248,18 @@ def execute(
     return [outcomes[s.key] for s in specs]
 
 
-def group_seeds(specs: Sequence[RunSpec], out: str | Path, registry: Registry,
-                mode: str) -> tuple[list[list[RunSpec]], list[str]]:
+def group_seeds(specs: Sequence[RunSpec], out: str | Path, registry: Registry, mode: str,
+                groups: Mapping[str, Any] | None = None) -> tuple[list[list[RunSpec]], list[str]]:
     """Tasks for the executor: the seeds of one cell together where they can train together
-    (same config but the seed, all still training and at the same step), else one run each;
-    and one note per cell whose seeds train one at a time, saying why."""
+    (same config but the seed, the same entry in ``groups`` where given, all still training
+    and at the same step), else one run each; and one note per cell whose seeds train one at
+    a time, saying why."""
     if mode == "off":
         return [[s] for s in specs], []
     cells: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        cell = json.dumps({k: v for k, v in spec.config.items() if k != "seed"}, sort_keys=True)
+        cell = json.dumps([{k: v for k, v in spec.config.items() if k != "seed"},
+                           repr((groups or {}).get(spec.key))], sort_keys=True)
         cells.setdefault(cell, []).append(spec)
     tasks, notes = [], []
     for group in cells.values():

@@ -103,7 +103,17 @@ def run_record(out: Path, spec: RunSpec, registry: Registry | None = None) -> di
         "metric_of": {c: m for c, (m, _, _) in columns.items()},
         "protocol": protocol,
         "health": health,
+        "trained_with": _seed_group(status.get("trained_with"), spec.seed),
     }
+
+
+def _seed_group(value: Any, seed: int) -> list[int] | None:
+    """status.json's ``trained_with`` where it is a list of distinct seeds holding the run's
+    own; None otherwise (trained alone, or a file that says something else)."""
+    if (isinstance(value, list) and all(type(s) is int for s in value)
+            and len(set(value)) == len(value) > 1 and seed in value):
+        return value
+    return None
 
 
 #: a run whose discriminator never told real from generated better than this, in any log

@@ -36,6 +36,29 @@ def select_runs(recorded: list[dict[str, Any]], patterns: Sequence[str]) -> list
     return [r for r in recorded if any(fnmatch.fnmatchcase(r["key"], p) for p in patterns)]
 
 
+def with_their_groups(chosen: list[dict[str, Any]], recorded: list[dict[str, Any]],
+                      batch_seeds: str) -> tuple[list[dict[str, Any]], dict[str, tuple[Any, ...]]]:
+    """The chosen runs and every run that trained seed-batched together with one of them, in
+    recorded order; and for each, the group it re-trains in. Seeds trained together agree with
+    training alone only up to the order of floating-point sums, so a run re-trains bit-identically
+    only in its own group: the seeds its status.json recorded (``trained_with``), or, in a
+    report from before that was recorded, every seed of its cell (its suite trained those together
+    where it could)."""
+    def group(run: dict[str, Any]) -> tuple[Any, ...]:
+        cell = (run["dataset"], run["variant"])
+        if batch_seeds == "off":
+            return (run["key"],)
+        if "trained_with" not in run:  # a report from before trained_with was recorded
+            return cell
+        seeds = run["trained_with"]
+        ok = isinstance(seeds, list) and all(type(x) is int for x in seeds)
+        return (*cell, *sorted(seeds)) if ok and len(seeds) > 1 else (run["key"],)
+
+    wanted = {group(r) for r in chosen}
+    picked = [r for r in recorded if group(r) in wanted]
+    return picked, {r["key"]: group(r) for r in picked}
+
+
 def verify(
     report_dir: str | Path,
     registry: Registry | None = None,
@@ -47,8 +70,10 @@ def verify(
 ) -> tuple[list[str], Path, int]:
     """Re-run the selected recorded runs into ``out`` (a temp dir by default).
 
-    Returns the differences (one line each; empty when everything matches), the
-    directory the runs were made in, and how many runs were checked.
+    Runs that trained seed-batched re-train with the seeds they trained with (see
+    ``with_their_groups``), and those are checked too. Returns the differences (one line each;
+    empty when everything matches), the directory the runs were made in, and how many runs
+    were checked.
     """
     report_dir = Path(report_dir)
     results = load_results(report_dir)
@@ -59,7 +84,7 @@ def verify(
         raise UsageError(f"results.json: options.batch_seeds is {batch_seeds!r}, not one of "
                          f"{', '.join(BATCH_MODES)}; the report is damaged")
     recorded_problems = check_recorded(report_dir, results, registry)
-    chosen = select_runs(results["runs"], runs)
+    chosen, groups = with_their_groups(select_runs(results["runs"], runs), results["runs"], batch_seeds)
     specs = [RunSpec.from_json(r) for r in chosen]
     if any(s.config["device"] != "cpu" for s in specs) and not torch.cuda.is_available():
         raise UsageError("these runs were made on a GPU and this machine has none; verify them "
@@ -76,7 +101,7 @@ def verify(
                                      "runs": [s.as_json() for s in specs]})
         executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
         execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}",
-                batch_seeds=batch_seeds)
+                batch_seeds=batch_seeds, groups=groups)
         evaluate_references(specs, out, registry)
     differences = list(recorded_problems)
     recorded_refs = results.get("references") if isinstance(results.get("references"), dict) else {}

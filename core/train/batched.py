@@ -398,6 +398,8 @@ class SeedBatch:
         self.cfg = first.cfg
         if any(t.step != first.step for t in self.trainers):
             raise ValueError("seed-batched runs must start at the same step")
+        for t in self.trainers:
+            t.seed_group = tuple(u.cfg.seed for u in self.trainers)
         self.lanes = SeedStack(self.trainers)
         techniques = [(name, tuple(t.run.techniques[i][1] for t in self.trainers))
                       for i, (name, _) in enumerate(first.run.techniques)]

@@ -46,6 +46,7 @@ class Trainer:
         self.cfg = cfg
         self.registry = registry
         self.rd = RunDir(Path(run_dir))
+        self.seed_group: tuple[int, ...] = ()  # set by SeedBatch: the seeds trained together
         check_device(cfg.device)
         self.world = current_world()  # the processes of a torchrun launch, else this one alone
         self.device = self.world.join(cfg.device)
@@ -135,7 +136,7 @@ class Trainer:
         """Mark the run as running and start its first log window's clock."""
         self.world.check_identical(self)
         if self.world.writes:
-            self.rd.write_status("running", self.step, self.cfg.steps)
+            self.rd.write_status("running", self.step, self.cfg.steps, **self.together())
         self.last: dict[str, float | None] = {}
         self.status, self.status_extra = "completed", {}
         self.final_eval: dict[str, Any] | None = None  # the evaluation at the last step
@@ -193,7 +194,8 @@ class Trainer:
                 return False
             if writes:
                 self.save_checkpoint()
-                self.rd.write_status("running", self.step, cfg.steps)  # the step a resume starts from
+                # the step a resume starts from
+                self.rd.write_status("running", self.step, cfg.steps, **self.together())
         if samples and writes:
             self.save_samples()
         if evaluate or checkpoint or samples:
@@ -207,8 +209,16 @@ class Trainer:
         if self.world.writes:
             if self.status == "completed" and self.final_eval is not None:
                 self.rd.write_eval(self.cfg, self.step, self.final_eval)
-            self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra)
+            self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra,
+                                 **self.together())
         return TrainResult(self.status, self.step, self.rd.root, self.last)
+
+    def together(self) -> dict[str, list[int]]:
+        """``trained_with`` for status.json: the seeds this run last trained together with
+        (itself included), where it trained seed-batched. Seeds trained together agree with
+        training alone only up to the order of floating-point sums, so re-running it
+        bit-identically means re-running that group (``bench verify`` reads this)."""
+        return {"trained_with": list(self.seed_group)} if self.seed_group else {}
 
     def weights_are_finite(self) -> bool:
         return all_finite(self.G, self.D, self.run.sampling_generator())

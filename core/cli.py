@@ -6,16 +6,19 @@ not load torch and the plugins (startup time, not import cycles).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import UsageError, one_line
+from .errors import FaultError, UsageError, one_line, os_fault
 
 
 def _registry():
@@ -32,6 +35,24 @@ def _registry():
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return registry
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show ganagerie's own warnings (a tracker that failed) as one ``warning:`` line each."""
+    from .train.tracking import TrackerWarning
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, TrackerWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 class OnceCommand(click.Command):
@@ -152,6 +173,9 @@ def plugins_cmd(as_json: bool) -> None:
               "(rows with 'eval' in metrics.jsonl).")
 @click.option("--eval-metrics", help="Metrics for --eval-every, comma-separated. Default: all that apply.")
 @click.option("--eval-samples", type=int, help="Generated samples per evaluation. Default: the metrics'.")
+@click.option("--track", "track", multiple=True,
+              help="Mirror the run to an experiment tracker, outside the run directory: "
+                   "NAME[:key=value,...]; repeatable (ganagerie list trackers).")
 @click.pass_context
 def train_cmd(ctx: click.Context, **kw) -> int:
     """Train one GAN run and write its run directory (across processes under torchrun:
@@ -186,7 +210,7 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
     if kw["resume"]:
         if kw["out"] is None:
             raise UsageError("--resume needs --out DIR, the run to continue")
-        extra = given - {"resume", "out", "steps", "quiet", "data_root", "download"}
+        extra = given - {"resume", "out", "steps", "quiet", "data_root", "download", "track"}
         if extra:
             flag = "--" + sorted(extra)[0].replace("_", "-")
             raise UsageError(f"--resume continues the run's own config; drop {flag} "
@@ -198,7 +222,7 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
         if kw["steps"] is not None:
             cfg = with_steps(cfg, kw["steps"], RunDir(kw["out"]))
     elif kw["config_file"] is not None:
-        extra = given - {"config_file", "out", "quiet", "data_root", "download"}
+        extra = given - {"config_file", "out", "quiet", "data_root", "download", "track"}
         if extra:
             raise UsageError(f"--config gives the whole run; drop --{sorted(extra)[0]} "
                              "or edit the file")
@@ -221,7 +245,9 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
         )
     out = kw["out"] or Path("runs") / f"{cfg.dataset.name}-{cfg.variant or cfg.loss.name}-s{cfg.seed}"
     quiet = kw["quiet"] or not writes  # under torchrun rank 0 alone shows progress and the result
-    result = train(cfg, registry, out, resume=kw["resume"], progress=False if quiet else None)
+    with _warnings_as_lines():
+        result = train(cfg, registry, out, resume=kw["resume"], progress=False if quiet else None,
+                       track=kw["track"])
     losses = ", ".join(f"{k}={v:.4g}" for k, v in result.last.items())
     if writes:
         click.echo(f"{result.status} at step {result.step}: {result.run_dir} ({losses})")
@@ -342,9 +368,13 @@ def bench_list_cmd(paths: tuple[str, ...], as_json: bool) -> None:
                    "component allows it; auto (the default for a new suite): where it was measured "
                    "to pay. A rerun keeps what the suite started with.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--track", "track", multiple=True,
+              help="Mirror the run to an experiment tracker, outside the run directory: "
+                   "NAME[:key=value,...]; repeatable (ganagerie list trackers).")
 def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | None,
                   threads: int | None, steps: int | None, sets: tuple[str, ...], executor: str,
-                  address: str | None, batch_seeds: str | None, quiet: bool) -> int:
+                  address: str | None, batch_seeds: str | None, quiet: bool,
+                  track: tuple[str, ...]) -> int:
     """Run a suite (built-in name or .toml path) and write report.md, report.html, results.json."""
     from .bench.harness import outcome_summary, run_suite
     from .bench.suite import load_suite
@@ -353,9 +383,10 @@ def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | N
     out = out or Path("runs") / "bench" / parsed.name
     if address and executor != "ray":
         raise UsageError("--address names a Ray cluster; add --executor ray")
-    outcomes = run_suite(parsed, out, _registry(), seeds=seeds, steps=steps, sets=sets, jobs=jobs,
-                         threads=threads, progress=False if quiet else None, executor=executor,
-                         address=address, batch_seeds=batch_seeds)
+    with _warnings_as_lines():
+        outcomes = run_suite(parsed, out, _registry(), seeds=seeds, steps=steps, sets=sets, jobs=jobs,
+                             threads=threads, progress=False if quiet else None, executor=executor,
+                             address=address, batch_seeds=batch_seeds, track=track)
     for o in outcomes:
         if o.status == "failed":
             click.echo(f"failed: {o.key}: {o.error}", err=True)
@@ -423,7 +454,9 @@ def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: usage errors are one line on stderr and exit code 2."""
+    """Entry point. Exit codes: 0 done; 1 a run diverged, runs failed or verify found
+    differences; 2 a usage error (bad input), one line on stderr; 3 a fault of the machine
+    (disk full, read-only, permissions), one line on stderr; 130 interrupted."""
     try:
         rv = cli.main(args=argv, prog_name="ganagerie", standalone_mode=False)
     except click.UsageError as exc:
@@ -438,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"error: {one_line(exc.format_message())}", err=True)
         return exc.exit_code
+    except FaultError as exc:
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        return 3
+    except OSError as exc:  # the disk's fault anywhere else (eval, sample, report)
+        click.echo(f"error: {one_line(str(os_fault(exc)))}", err=True)
+        return 3
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         return 130

@@ -8,10 +8,12 @@ Each contract is small on purpose (one job per component):
   build time, a penalty on either side, a transform of what D sees, an action after each
   update, the generator that samples, or the whole step.
 * ``Optimizer``: builds a ``torch.optim.Optimizer`` for one network.
+* ``Schedule``: the factor one network's learning rate is multiplied by at each step.
 * ``Prior``: the generator's noise distribution.
 * ``Architecture``: builds a generator and a discriminator for a data shape.
 * ``Dataset``: describes its shape (and modes, where it has them) and loads splits.
 * ``Metric``: scores generated samples against a dataset (``update``, ``compute``).
+* ``Tracker``: mirrors what a run logs to an experiment tracker (``--track NAME``).
 
 The trainer builds every component once per run and calls nothing else. Every method
 called inside the training step must stay on the device: no ``.item()``, no printing, no
@@ -26,6 +28,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -225,6 +228,12 @@ class Technique:
     def setup(self, generator: Generator, discriminator: Discriminator) -> None:
         """Change the networks once, at build time, before optimizers exist (spectral norm)."""
 
+    def setup_optimizers(self, optimizer_g: torch.optim.Optimizer,
+                         optimizer_d: torch.optim.Optimizer) -> None:
+        """See the two optimizers once, after they are built and before a resumed run loads
+        their state (to keep them, or to adjust their settings). A technique that overrides it
+        trains one seed at a time (a seed stack steps other optimizers)."""
+
     def discriminator_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The sample shape D is built for, given the data's (PacGAN packs m samples into one;
         ``transform`` then reshapes batches to match). The default keeps ``shape``."""
@@ -286,9 +295,9 @@ class Technique:
 Regularizer = Technique
 
 #: the extension points of a technique, in the order the trainer reaches them
-TECHNIQUE_METHODS = ("discriminator_shape", "setup", "transform", "d_penalty", "g_penalty",
-                     "generator_logits", "after_d_step", "after_g_step", "sampling_generator",
-                     "train_step", "log_values", "state_dict", "load_state_dict")
+TECHNIQUE_METHODS = ("discriminator_shape", "setup", "setup_optimizers", "transform", "d_penalty",
+                     "g_penalty", "generator_logits", "after_d_step", "after_g_step",
+                     "sampling_generator", "train_step", "log_values", "state_dict", "load_state_dict")
 
 
 def implements(obj: Any, method: str) -> bool:
@@ -351,6 +360,20 @@ class Optimizer(ABC):
     @abstractmethod
     def build(self, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
         """A fresh optimizer over ``params``; ``betas`` are the run's ``betas_g``/``betas_d``."""
+
+
+class Schedule(ABC):
+    """A learning-rate schedule: the factor one side's learning rate (the run's ``lr_g`` or
+    ``lr_d``) is multiplied by at each step (``--set schedule_g=NAME``, ``schedule_d``).
+
+    ``factor`` depends on its arguments and the options alone, never on state: a resumed run
+    and the seeds of a stack then apply the learning rates a run trained straight through does.
+    """
+
+    @abstractmethod
+    def factor(self, step: int, total_steps: int) -> float:
+        """The factor in the step after ``step`` generator updates (0 first) of a run of
+        ``total_steps``; 1 leaves the learning rate as the optimizer was built with it."""
 
 
 class Architecture(ABC):
@@ -444,6 +467,37 @@ class Metric(ABC):
         """The values' ranges after ``compute`` (a mode count lies in [0, the dataset's modes]);
         ``value_range`` unless overridden. The evaluation records them in its protocol."""
         return dict(self.value_range)
+
+
+class Tracker(ABC):
+    """Mirrors what a run logs to an experiment tracker (TensorBoard, MLflow, ...).
+
+    The driver calls it outside the step, on the process that writes the run, with what it
+    has just written: the config at the start, every metrics.jsonl row, every samples
+    picture, and how the run ended. It writes only outside the run directory and changes
+    nothing the run computes. An exception from any method costs one warning naming the
+    tracker, which is then dropped; the run goes on. The factory must stay cheap (import
+    the tracker's library in ``start``).
+    """
+
+    @abstractmethod
+    def start(self, run_dir: Path, config: Mapping[str, Any], resume_step: int | None) -> None:
+        """Begin tracking the run in ``run_dir`` (``config`` is its config.json). With
+        ``resume_step`` the run was resumed from its checkpoint at that step: continue the
+        tracked run this run directory had (a new one if there is none), where the rows after
+        that step will be logged again with the same values."""
+
+    @abstractmethod
+    def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """One metrics.jsonl row at ``step``: its numbers by key, nested keys joined by ``/``
+        (``d_loss``, ``diag/d_gap``, ``eval/modes/modes``); non-finite values left out."""
+
+    def log_image(self, step: int, name: str, path: Path) -> None:
+        """A PNG the run wrote at ``step`` (``name`` is ``samples``); the default ignores it."""
+
+    @abstractmethod
+    def finish(self, status: str) -> None:
+        """The run ended (``completed``, ``diverged``, ``failed`` or ``interrupted``): flush, close."""
 
 
 def generator_loss(loss: Any) -> Callable[[Tensor, Tensor | None], Tensor]:

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .errors import UsageError, did_you_mean
 from .evaluation.select import resolve_eval
 from .files import read_json
-from .registry import ComponentSpec, Registry
+from .registry import ComponentSpec, Registry, check_name
 from .values import coerce_like, parse_value
 
 
@@ -38,6 +36,10 @@ class RunConfig:
     prior: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_PRIOR))
     optimizer_g: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_OPTIMIZER))
     optimizer_d: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_OPTIMIZER))
+    #: each side's learning-rate schedule: the factor its lr is multiplied by at each step (a
+    #: config written before the fields reads as constant, what it trained with)
+    schedule_g: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_SCHEDULE))
+    schedule_d: ComponentSpec = field(default_factory=lambda: ComponentSpec(DEFAULT_SCHEDULE))
     variant: str | None = None
     steps: int = 2000
     batch_size: int = 64
@@ -126,6 +128,7 @@ LIFT = "GANAGERIE_NO_LIMITS=1"
 _DEVICE = re.compile(r"^(cpu|cuda|cuda:[0-9]{1,3})$")
 DEFAULT_PRIOR = "normal"
 DEFAULT_OPTIMIZER = "adam"
+DEFAULT_SCHEDULE = "constant"
 SCALAR_FIELDS = {
     f.name: f.default
     for f in dataclasses.fields(RunConfig)
@@ -133,7 +136,8 @@ SCALAR_FIELDS = {
 }
 #: run fields that name one component, with the registry kind of each
 COMPONENT_FIELDS = {"dataset": "dataset", "loss": "loss", "arch": "architecture",
-                    "prior": "prior", "optimizer_g": "optimizer", "optimizer_d": "optimizer"}
+                    "prior": "prior", "optimizer_g": "optimizer", "optimizer_d": "optimizer",
+                    "schedule_g": "schedule", "schedule_d": "schedule"}
 #: fields a variant preset may set: every run field but the dataset, the seed, and how this
 #: machine runs it (device, threads, compile, precision)
 PRESET_FIELDS = sorted({*COMPONENT_FIELDS, "regularizers", *SCALAR_FIELDS}
@@ -206,6 +210,8 @@ def _coerce_scalars(cfg: RunConfig) -> None:
     for name, ok, must in checks:
         if not ok:
             raise UsageError(f"{name} must be {must}, got {getattr(cfg, name)!r}")
+    if cfg.variant is not None:  # it names the default run directory
+        check_name(cfg.variant, "variant")
     if not _DEVICE.match(cfg.device):  # whether this machine has it is checked where it is used
         raise UsageError(f"device must be cpu, cuda, cuda:N or auto, got {cfg.device!r}")
 
@@ -215,6 +221,8 @@ def check_device(device: str) -> None:
     if not _DEVICE.match(device):
         raise UsageError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
     if device.startswith("cuda"):
+        import torch  # here, not at the top: listing suites needs this module, not torch
+
         if not torch.cuda.is_available():
             raise UsageError(f"device {device} was asked for but no GPU is available; use --device cpu")
         index = int(device.partition(":")[2] or 0)
@@ -397,6 +405,8 @@ def finalize(registry: Registry, data: Mapping[str, Any]) -> RunConfig:
     if twice:
         raise UsageError(f"technique '{twice[0]}' is given twice; give each once with all its options")
     if data.get("device") == "auto":
+        import torch
+
         data["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     return RunConfig.from_dict({k: v for k, v in data.items()}, written=False)
 

@@ -10,6 +10,26 @@ class UsageError(Exception):
     """A bad input from the user: the message says what was wrong and what to do."""
 
 
+class FaultError(Exception):
+    """The machine failed the tool (a full disk, a read-only mount, a file it may not write),
+    not the input: the CLI says it in one line with exit code 3."""
+
+
+def os_fault(exc: OSError, doing: str = "") -> FaultError:
+    """One line for an ``OSError``: the path, the cause, what to do."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    where = f" {exc.filename}" if exc.filename else ""
+    cause = exc.strerror or str(exc)
+    advice = {"ENOSPC": "free disk space", "EDQUOT": "free disk space",
+              "EROFS": "write to a writable file system", "EACCES": "fix its permissions",
+              "EPERM": "fix its permissions", "EISDIR": "remove the directory in the file's place",
+              "ELOOP": "remove the symbolic link loop"}.get(name, "fix it")
+    return FaultError(f"{doing + ': ' if doing else ''}cannot write or read{where} ({cause}"
+                      f"{', ' + name if name else ''}); {advice}, then run the command again")
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return " did you mean 'x'?" for the closest choices, or ""."""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
@@ -18,6 +38,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return " did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
 
 
+#: the longest error line shown: user text quoted in a message may be megabytes long
+MAX_LINE = 1_000
+
+
 def one_line(message: str) -> str:
-    """``message`` on one line: user text quoted inside it may hold line breaks."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """``message`` on one line and at most ``MAX_LINE`` characters: user text quoted inside
+    it may hold line breaks, or be a 10 MB name."""
+    line = message.replace("\r", "\\r").replace("\n", "\\n").replace("\0", "\\0")
+    if len(line) > MAX_LINE:
+        line = f"{line[:MAX_LINE - 40]}... ({len(line) - MAX_LINE + 40:,} characters cut)"
+    return line

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import UsageError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
@@ -29,6 +31,26 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def refuse_links(root: str | Path, *names: str) -> None:
+    """Refuse, in one line, a directory the tool writes into whose entries ``names`` (paths
+    relative to ``root``, each of its parents too) include a symbolic link: writing through
+    one would change, or delete, files of another run. ``root`` itself may be a link: the
+    user chose it."""
+    root = Path(root)
+    seen = set()
+    for name in names:
+        path = root
+        for part in Path(name).parts:
+            path = path / part
+            if path in seen:
+                continue
+            seen.add(path)
+            if path.is_symlink():
+                raise UsageError(f"{path} is a symbolic link; ganagerie writes only into files and "
+                                 "directories of its own there: replace the link with what it "
+                                 "points to, or choose another --out")
 
 
 def strict_json(data: Any) -> Any:

@@ -16,6 +16,9 @@ options as keyword arguments (``--reg NAME:key=value``) and returns the componen
 Its keyword parameters and their defaults are the component's options: defaults
 are used to check and convert what the user typed. ``help`` is one line for
 ``ganagerie list``; it defaults to the first line of the factory's docstring.
+``factory`` may also be ``"package.module:attr"``, imported the first time a component is
+built or its options are checked: with ``help`` given, registration imports nothing, and
+``ganagerie list`` starts without torch (docs/plugins.md, "Registering lazily").
 The contracts each component honours are in ``ganagerie.components``.
 
 Registration must stay cheap: register names and factories, build nothing.
@@ -60,6 +63,15 @@ def register_optimizers(register):
 
 
 @hookspec
+def register_schedules(register):
+    """Register learning-rate schedules (``--set schedule_g=NAME``, ``schedule_d``): factories
+    returning a ``components.Schedule``.
+
+    ``constant`` is the default on both sides; SNGAN's code decays the learning rate linearly.
+    """
+
+
+@hookspec
 def register_priors(register):
     """Register noise priors (``--set prior=NAME``): factories returning a ``components.Prior``."""
 
@@ -87,3 +99,13 @@ def register_variants(register):
 @hookspec
 def register_metrics(register):
     """Register metrics: factories returning a ``components.Metric``."""
+
+
+@hookspec
+def register_trackers(register):
+    """Register experiment trackers (``--track NAME``): factories returning a ``components.Tracker``.
+
+    A tracker mirrors what a run logs (its metrics rows, samples, config and how it ended) to
+    TensorBoard, MLflow and the like, outside the run directory; it changes nothing the run
+    computes or writes. Import the tracker's library in ``start``, not at registration.
+    """

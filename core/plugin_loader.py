@@ -35,11 +35,20 @@ class LoadedPlugins:
     manager: pluggy.PluginManager
     provenance: dict[str, Provenance] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
+    #: the plugins that registered at least one component (under their name or, lazily, another)
+    registrars: set[str] = field(default_factory=set)
 
     def describe(self) -> list[dict[str, Any]]:
-        """The loaded plugins, their versions and what each provides (``ganagerie plugins``)."""
+        """The loaded plugins, their versions and what each provides (``ganagerie plugins``).
+
+        A component registered as ``"module:attr"`` is that module's: a registration module
+        that only points elsewhere is not listed itself.
+        """
+        plugins = {name: prov for name, prov in self.provenance.items() if name not in self.registrars}
+        for entries in self.registry.qualified.values():
+            plugins.update((e.provenance.plugin, e.provenance) for e in entries.values())
         out = []
-        for name, prov in sorted(self.provenance.items()):
+        for name, prov in sorted(plugins.items()):
             provides = {
                 KINDS[kind]: sorted(
                     e.name for e in entries.values() if e.provenance.plugin == name
@@ -131,6 +140,7 @@ def _collect(loaded: LoadedPlugins, warn: Callable[[str], None]) -> None:
             prov = loaded.provenance[impl.plugin_name]
 
             def register(name, factory, help=None, _kind=kind, _prov=prov):
+                loaded.registrars.add(_prov.plugin)
                 clash = loaded.registry.add(_kind, name, factory, _prov, help=help)
                 if clash:
                     warn(clash)

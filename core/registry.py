@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import UsageError, did_you_mean
@@ -14,11 +16,13 @@ KINDS = {
     "loss": "losses",
     "regularizer": "regularizers",
     "optimizer": "optimizers",
+    "schedule": "schedules",
     "prior": "priors",
     "architecture": "architectures",
     "dataset": "datasets",
     "variant": "variants",
     "metric": "metrics",
+    "tracker": "trackers",
 }
 
 
@@ -41,17 +45,31 @@ class Provenance:
         return self.distribution or self.plugin
 
 
+#: a factory registered lazily: ``"package.module:attr"``, imported on first use
+LAZY_FACTORY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
 @dataclass(frozen=True)
 class Entry:
+    """A registered component. ``target`` is its factory, or ``"module:attr"`` that ``factory``
+    imports on first use, so that listing components imports none of them."""
+
     kind: str
     name: str
-    factory: Callable[..., Any]
+    target: Callable[..., Any] | str
     help: str
     provenance: Provenance
 
     @property
     def qualified_name(self) -> str:
         return f"{self.provenance.qualifier}:{self.name}"
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        """The factory, imported now where it was registered as ``"module:attr"``."""
+        if isinstance(self.target, str):
+            object.__setattr__(self, "target", _import_factory(self.target, self))
+        return self.target
 
     def options(self) -> dict[str, Any]:
         """The factory's keyword options and their defaults (``inspect.Parameter.empty`` if none)."""
@@ -75,6 +93,22 @@ class Entry:
                 k: (None if v is inspect.Parameter.empty else v) for k, v in self.options().items()
             },
         }
+
+
+def _import_factory(target: str, entry: Entry) -> Callable[..., Any]:
+    """Import ``"module:attr"``; a UsageError naming the component and its plugin otherwise."""
+    module, _, attr = target.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except Exception as exc:  # any failure of a plugin's import is that plugin's, said in one line
+        raise UsageError(f"{entry.kind} '{entry.name}' of {entry.provenance.describe()} cannot be "
+                         f"imported from '{target}': {type(exc).__name__}: {exc}") from None
+    if not callable(found):
+        raise UsageError(f"{entry.kind} '{entry.name}' of {entry.provenance.describe()}: "
+                         f"'{target}' is not callable")
+    return found
 
 
 @dataclass
@@ -103,11 +137,20 @@ class Registry:
     ) -> str | None:
         """Record a component; returns a warning when the plain name was already taken.
 
-        A bad name or a non-callable factory is a ValueError naming the plugin.
+        ``factory`` may be ``"module:attr"``, imported on first use: the entry is then listed
+        under that module, the plugin whose code it is. Without ``help`` it is imported now, for
+        its docstring. A bad name or factory is a ValueError naming the plugin.
         """
         if not isinstance(name, str) or not name or any(c in name for c in ":,= "):
             raise ValueError(f"{provenance.plugin} registered a {kind} with a bad name {name!r}")
-        if not callable(factory):
+        if isinstance(factory, str):
+            if not LAZY_FACTORY.fullmatch(factory):
+                raise ValueError(f"{provenance.plugin} registered {kind} '{name}' as {factory!r}; "
+                                 "write 'package.module:attr' or pass the factory itself")
+            provenance = replace(provenance, plugin=factory.partition(":")[0])
+            if help is None:
+                factory = _import_factory(factory, Entry(kind, name, factory, "", provenance))
+        elif not callable(factory):
             raise ValueError(f"{provenance.plugin} registered {kind} '{name}' with a non-callable")
         if help is None:
             doc = inspect.getdoc(factory) or ""
@@ -180,6 +223,21 @@ class Registry:
         return out
 
 
+#: a component's name, plain or qualified (``DISTRIBUTION:NAME``): names become parts of
+#: run-directory names, so no path separator, NUL or leading dot gets through
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*(:[A-Za-z0-9][A-Za-z0-9._+-]*)?$")
+MAX_NAME = 200
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` if it can name a component; else one line saying what a name may hold."""
+    if not (isinstance(name, str) and len(name) <= MAX_NAME and NAME.match(name)):
+        shown = repr(name)[:80] + ("..." if len(repr(name)) > 80 else "")
+        raise UsageError(f"bad {what} name {shown}: a name is letters, digits and . _ + - "
+                         f"(DISTRIBUTION:NAME when qualified), at most {MAX_NAME} characters")
+    return name
+
+
 @dataclass
 class ComponentSpec:
     """A component by registered name (plain or qualified), with its options.
@@ -201,11 +259,11 @@ class ComponentSpec:
             if ("name" not in spec or unknown or not isinstance(spec["name"], str)
                     or not isinstance(options, Mapping)):
                 raise UsageError(f"bad {what} {dict(spec)!r}; write {{'name': ..., 'options': {{}}}}")
-            return cls(spec["name"], dict(options))
+            return cls(check_name(spec["name"], what), dict(options))
         if not isinstance(spec, str) or not spec.strip():
             raise UsageError(f"bad {what} {spec!r}; write NAME or NAME:key=value,...")
         name, opts = spec, ""
         head, sep, tail = spec.rpartition(":")
         if sep and ("=" in tail or not tail.strip()):
             name, opts = head, tail
-        return cls(name.strip(), parse_assignments(opts, f"{what} '{spec}'"))
+        return cls(check_name(name.strip(), what), parse_assignments(opts, f"{what} '{spec}'"))

@@ -12,6 +12,7 @@ from .components import Dataset, Generator
 from .config import RunConfig, check_device, load_config
 from .errors import UsageError
 from .evaluation.score import evaluate_generator
+from .locks import locked
 from .registry import Registry
 from .train.build import all_finite, build_run
 from .train.checkpoint import checkpoint_step, load_module_state, read_checkpoint
@@ -84,14 +85,16 @@ def evaluate_run(
     """
     if device is not None:
         check_device(device)
-    cfg, dataset, generator = load_generator(run_dir, registry, device)
-    result = evaluate_generator(
-        generator, dataset, registry,
-        metrics=metrics or getattr(cfg, "eval_metrics", None) or None,
-        n_samples=n_samples or getattr(cfg, "eval_samples", 0) or None,
-        seed=cfg.seed if seed is None else seed, backbone=backbone,
-        inception_weights=inception_weights,
-    )
     rd = RunDir(Path(run_dir))
-    # the step of the weights just scored, never status.json's claim
-    return rd.write_eval(cfg, checkpoint_step(rd.checkpoint), result)
+    rd.refuse_links()
+    cfg, dataset, generator = load_generator(run_dir, registry, device)
+    with locked(rd.root, "writer of this run", "wait for it to finish"):
+        result = evaluate_generator(
+            generator, dataset, registry,
+            metrics=metrics or getattr(cfg, "eval_metrics", None) or None,
+            n_samples=n_samples or getattr(cfg, "eval_samples", 0) or None,
+            seed=cfg.seed if seed is None else seed, backbone=backbone,
+            inception_weights=inception_weights,
+        )
+        # the step of the weights just scored, never status.json's claim
+        return rd.write_eval(cfg, checkpoint_step(rd.checkpoint), result)

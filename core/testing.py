@@ -23,7 +23,9 @@ Training checks run on tiny networks on ``ring8`` (vector data) and fall back to
 
 from __future__ import annotations
 
+import inspect
 import io
+import math
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +46,7 @@ from .train.batched import train_seeds, why_not
 from .train.build import build_run
 from .train.checkpoint import read_checkpoint, save_checkpoint
 from .train.rundir import RunDir
+from .train.step import measures_diagnostics
 from .train.trainer import Trainer, prepare, train
 
 #: tiny runs on the built-in test beds: (dataset, run settings, settings of the default
@@ -167,6 +170,11 @@ class _Subject:
             return {"variant": self.name}
         if self.kind == "architecture":
             return {"variant": "vanilla", "arch": spec}
+        if self.kind == "schedule":  # both sides, whose factors are logged as lr_g and lr_d
+            return {"variant": "vanilla", "sets": [
+                f"{field}={value}" for side in ("schedule_g", "schedule_d")
+                for field, value in [(side, self.name),
+                                     *((f"{side}.{k}", v) for k, v in self.options.items())]]}
         if self.kind == "optimizer":  # both sides, so the checkpoint holds its state twice
             return {"variant": "vanilla", "sets": [
                 f"{field}={value}" for side in ("optimizer_g", "optimizer_d")
@@ -235,10 +243,9 @@ def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: 
     rows must be equal. Returns the final state. For plugin authors' own tests of stateful
     components."""
     stop = max(1, cfg.steps // 2) if stop is None else stop
-    half = RunConfig.from_dict({**cfg.to_dict(), "steps": stop, "checkpoint_every": stop})
     whole = RunConfig.from_dict({**cfg.to_dict(), "checkpoint_every": stop})
     train(whole, registry, workdir / "full", progress=False)
-    train(half, registry, workdir / "part", progress=False)
+    train_until(whole, registry, workdir / "part", stop)
     train(whole, registry, workdir / "part", resume=True, progress=False)
     a = read_checkpoint(RunDir(workdir / "full").checkpoint)
     b = read_checkpoint(RunDir(workdir / "part").checkpoint)
@@ -248,6 +255,21 @@ def assert_resumes_bit_identically(cfg: RunConfig, registry: Registry, workdir: 
              for r in read_jsonl(RunDir(workdir / run).metrics)] for run in ("full", "part")]
     assert rows[0] == rows[1], "stopped and resumed, the run logs other rows than an uninterrupted one"
     return a
+
+
+def train_until(cfg: RunConfig, registry: Registry, out: Path, stop: int) -> None:
+    """Train ``cfg`` into ``out`` and leave it after step ``stop`` as a process killed there
+    leaves it (its checkpoints where ``checkpoint_every`` put them): a run of ``cfg.steps``
+    throughout, so what depends on the run's length (a decaying learning rate) is the run's."""
+    trainer = prepare(cfg, registry, out)
+    try:
+        trainer.begin()
+        while trainer.step < stop:
+            row, diag = trainer.stepper.train_step(measures_diagnostics(trainer.step, cfg))
+            if not trainer.end_step(row, diag):
+                break
+    finally:
+        trainer.close()
 
 
 def _check_seeds_together_equal_one_by_one(s: _Subject) -> str:
@@ -604,6 +626,33 @@ def _check_prior(s: _Subject) -> None:
         "one seed gives two different draws"
 
 
+def _check_tracker(s: _Subject) -> None:
+    tracker = s.build()  # cheap: the tracker's library is imported by start, not here
+    for method, arity in (("start", 3), ("log_scalars", 2), ("log_image", 3), ("finish", 1)):
+        fn = getattr(tracker, method, None)
+        assert callable(fn), f"a tracker has a {method} method"
+        try:
+            inspect.signature(fn).bind(*range(arity))
+        except TypeError as exc:
+            raise AssertionError(f"{method} does not take the contract's {arity} arguments: {exc}") from None
+
+
+def _check_schedule(s: _Subject) -> str:
+    """Factors are finite floats >= 0, a function of (step, total_steps) alone: the same in
+    any order and from a fresh instance (so a resumed run and a seed stack apply the same)."""
+    grid = [(t, total) for total in (1, 7, 100, 5000) for t in sorted({0, 1, total // 2, total - 1})]
+    first = s.build()
+    values = [first.factor(t, total) for t, total in grid]
+    for (t, total), v in zip(grid, values):
+        assert isinstance(v, (int, float)) and not isinstance(v, bool), \
+            f"factor({t}, {total}) returned {type(v).__name__}, not a float"
+        assert math.isfinite(v) and v >= 0, f"factor({t}, {total}) = {v} is not finite and >= 0"
+    again = [s.build().factor(t, total) for t, total in reversed(grid)][::-1]
+    assert again == values == [first.factor(t, total) for t, total in grid], \
+        "factor differs between calls with the same arguments: it must keep no state"
+    return f"{first.factor(0, 100):.3g} at the first of 100 steps, {first.factor(99, 100):.3g} at the last"
+
+
 def _check_variant_resolves(s: _Subject) -> None:
     preset = s.build()
     assert isinstance(preset, Mapping), "a variant's factory returns a dict of run fields"
@@ -621,8 +670,10 @@ _CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
     "dataset": [_check_dataset],
     "metric": [_check_metric],
     "optimizer": [_check_optimizer, *_TRAINING],
+    "schedule": [_check_schedule, *_TRAINING],
     "prior": [_check_prior],
     "variant": [_check_variant_resolves, *_TRAINING],
+    "tracker": [_check_tracker],
 }
 
 

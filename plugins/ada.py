@@ -39,7 +39,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Discriminator, DStep, Generator, Technique
 from ganagerie.plugins import augment_ops as aug
 from ganagerie.plugins.variants import vanilla
@@ -156,13 +155,3 @@ class ADA(Technique):
 def ada() -> dict:
     """Non-saturating loss + ADA (target 0.6, 500 kimg), DCGAN's Adam (Karras et al. 2020)."""
     return {**vanilla(), "regularizers": [{"name": "ada", "options": {}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("ada", ADA)
-
-
-@hookimpl
-def register_variants(register):
-    register("ada", ada)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset
 from ganagerie.evaluation.backbones import BackboneMetric
 
@@ -66,8 +65,3 @@ def class_mode_scores(counts: Tensor, real_p: Tensor) -> dict[str, float]:
     nz = q > 0
     kl = (q[nz] * (q[nz] / real_p[nz]).log()).sum().item()
     return {"modes": float(nz.sum().item()), "kl": kl}
-
-
-@hookimpl
-def register_metrics(register):
-    register("class-modes", ClassModes)

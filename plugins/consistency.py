@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Discriminator, DStep, Technique
 from ganagerie.plugins.augment_ops import RANDOM_OPS, apply_ops, parse_ops, require_images
 from ganagerie.plugins.variants import vanilla
@@ -62,13 +61,3 @@ def bcr() -> dict:
     """Non-saturating loss, spectral norm and bCR 10/10 (flip, shift), DCGAN's Adam (Zhao et al. 2021)."""
     return {**vanilla(), "regularizers": [{"name": "spectral-norm", "options": {}},
                                           {"name": "consistency", "options": {}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("consistency", BalancedConsistency)
-
-
-@hookimpl
-def register_variants(register):
-    register("bcr", bcr)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ganagerie import hookimpl
 from ganagerie.components import Architecture, Discriminator, Generator
 
 
@@ -99,8 +98,3 @@ class DCGAN(Architecture):
         g = DCGANGenerator(shape, self.latent_dim, self.width, self.g_batchnorm)
         d = DCGANDiscriminator(shape, self.width, self.d_batchnorm)
         return g, d
-
-
-@hookimpl
-def register_architectures(register):
-    register("dcgan", DCGAN)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Technique
 from ganagerie.plugins.augment_ops import RANDOM_OPS, apply_ops, parse_ops, require_images
 from ganagerie.plugins.variants import vanilla
@@ -45,13 +44,3 @@ class DiffAugment(Technique):
 def diffaug() -> dict:
     """Non-saturating loss + DiffAugment color,translation,cutout, DCGAN's Adam (Zhao et al. 2020)."""
     return {**vanilla(), "regularizers": [{"name": "diffaugment", "options": {"policy": PAPER_POLICY}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("diffaugment", DiffAugment)
-
-
-@hookimpl
-def register_variants(register):
-    register("diffaug", diffaug)

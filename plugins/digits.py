@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
 
 
@@ -50,8 +49,3 @@ class Digits(Dataset):
             "train": DataSplit(x[~is_test], y[~is_test]),
             "test": DataSplit(x[is_test], y[is_test]),
         }
-
-
-@hookimpl
-def register_datasets(register):
-    register("digits", Digits)

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import Discriminator, Generator, GStep, Technique
 
 
@@ -46,8 +45,3 @@ class GeneratorEMA(Technique):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.average.load_state_dict(state["average"])
-
-
-@hookimpl
-def register_regularizers(register):
-    register("ema", GeneratorEMA)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import GStep, Regularizer
 
 
@@ -30,8 +29,3 @@ class FeatureMatching(Regularizer):
             real_mean = step.batch_mean(step.discriminator.features(step.real))
         fake_mean = step.batch_mean(step.fake_features)
         return self.weight * (real_mean - fake_mean).pow(2).sum(-1)
-
-
-@hookimpl
-def register_regularizers(register):
-    register("feature-matching", FeatureMatching)

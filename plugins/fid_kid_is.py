@@ -14,7 +14,6 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from ganagerie import hookimpl
 from ganagerie.evaluation.backbones import Backbone, BackboneMetric
 
 
@@ -142,10 +141,3 @@ class IS(BackboneMetric):
         return {**proto, "n_generated": getattr(self, "n", 0), "splits": self.splits,
                 "num_classes": self.backbone.num_classes if self.backbone else None,
                 "implementation": "torchmetrics InceptionScore"}
-
-
-@hookimpl
-def register_metrics(register):
-    register("fid", FID)
-    register("kid", KID)
-    register("is", IS)

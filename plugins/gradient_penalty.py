@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import DStep, Regularizer
 from ganagerie.plugins.variants import wgan_gp
 
@@ -65,14 +64,3 @@ class LipschitzPenalty(GradientPenalty):
 def wgan_lp() -> dict:
     """Wasserstein + one-sided Lipschitz penalty 10, WGAN-GP's schedule (Petzka et al. 2018)."""
     return {**wgan_gp(), "regularizers": [{"name": "lipschitz-penalty", "options": {"weight": 10.0}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("gradient-penalty", GradientPenalty)
-    register("lipschitz-penalty", LipschitzPenalty)
-
-
-@hookimpl
-def register_variants(register):
-    register("wgan-lp", wgan_lp)

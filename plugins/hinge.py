@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Loss
 
 
@@ -20,8 +19,3 @@ class HingeLoss(Loss):
 
     def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
-
-
-@hookimpl
-def register_losses(register):
-    register("hinge", HingeLoss)

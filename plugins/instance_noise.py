@@ -24,7 +24,6 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Technique
 from ganagerie.plugins.variants import vanilla
 
@@ -60,13 +59,3 @@ class InstanceNoise(Technique):
 def instance_noise() -> dict:
     """Non-saturating loss + instance noise 0.1 annealed to 0, DCGAN's Adam (Sønderby et al. 2017)."""
     return {**vanilla(), "regularizers": [{"name": "instance-noise", "options": {}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("instance-noise", InstanceNoise)
-
-
-@hookimpl
-def register_variants(register):
-    register("instance-noise", instance_noise)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Loss
 
 
@@ -49,13 +48,3 @@ def lsgan() -> dict:
         "betas_g": [0.5, 0.999],
         "betas_d": [0.5, 0.999],
     }
-
-
-@hookimpl
-def register_losses(register):
-    register("least-squares", LeastSquaresLoss)
-
-
-@hookimpl
-def register_variants(register):
-    register("lsgan", lsgan)

@@ -40,7 +40,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Discriminator, DStep, Generator, Technique
 
 
@@ -105,13 +104,3 @@ def lecam() -> dict:
         "betas_g": [0.0, 0.999],
         "betas_d": [0.0, 0.999],
     }
-
-
-@hookimpl
-def register_regularizers(register):
-    register("lecam", LeCam)
-
-
-@hookimpl
-def register_variants(register):
-    register("lecam", lecam)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Loss
 
 
@@ -30,9 +29,3 @@ class NonSaturatingLoss(MinimaxLoss):
 
     def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return F.softplus(-fake_out).mean()
-
-
-@hookimpl
-def register_losses(register):
-    register("minimax", MinimaxLoss)
-    register("non-saturating", NonSaturatingLoss)

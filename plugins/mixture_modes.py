@@ -21,7 +21,6 @@ import math
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, Metric
 
 
@@ -88,8 +87,3 @@ def mixture_scores(counts: Tensor, n: int) -> dict[str, float]:
     reverse_kl = (nz * (nz * n_modes).log()).sum().item()
     return {"modes": float((counts > 0).sum().item()), "high_quality_pct": 100.0 * good / n,
             "reverse_kl": max(reverse_kl, 0.0)}
-
-
-@hookimpl
-def register_metrics(register):
-    register("mixture-modes", MixtureModes)

@@ -11,7 +11,6 @@ import math
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
 
 _SPLIT_OFFSET = {"train": 0, "test": 1_000_003}
@@ -60,9 +59,3 @@ def grid25(n: int = 100_000, seed: int = 0) -> GaussianMixture:
     axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     centers = torch.cartesian_prod(axis, axis)
     return GaussianMixture(centers, 0.05, n, seed)
-
-
-@hookimpl
-def register_datasets(register):
-    register("ring8", ring8)
-    register("grid25", grid25)

@@ -16,7 +16,6 @@ import math
 
 from torch import Tensor, nn
 
-from ganagerie import hookimpl
 from ganagerie.components import Architecture, Discriminator, Generator
 
 
@@ -111,8 +110,3 @@ class MLP(Architecture):
                     if layer.bias is not None:
                         nn.init.zeros_(layer.bias)
         return g, d
-
-
-@hookimpl
-def register_architectures(register):
-    register("mlp", MLP)

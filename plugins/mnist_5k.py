@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
 from ganagerie.errors import UsageError
 from ganagerie.plugins.stacked_digits import Stacked
@@ -88,9 +87,3 @@ class StackedMNIST5k(Stacked):
     # is drawn from only 4,500 digits anyway, and every evaluation embeds the whole train split
     def __init__(self, n: int = 10_000, n_test: int = 5_000, seed: int = 0):
         super().__init__(MNIST5k(), n, n_test, seed)
-
-
-@hookimpl
-def register_datasets(register):
-    register("mnist-5k", MNIST5k)
-    register("stacked-mnist-5k", StackedMNIST5k)

@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import Optimizer
 
 
@@ -45,9 +44,3 @@ class RMSprop(Optimizer):
     def build(self, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(params, lr=lr, alpha=self.alpha, eps=self.eps,
                                    momentum=self.momentum)
-
-
-@hookimpl
-def register_optimizers(register):
-    register("adam", Adam)
-    register("rmsprop", RMSprop)

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from ganagerie import hookimpl
 from ganagerie.components import Generator, GStep, Technique
 
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -66,8 +65,3 @@ def penalty(generator: Generator) -> Tensor:
     if not terms:
         raise ValueError("the generator has no weight with 2 or more dimensions to regularize")
     return torch.stack(terms).sum()
-
-
-@hookimpl
-def register_regularizers(register):
-    register("orthogonal", Orthogonal)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Technique
 
 
@@ -86,14 +85,3 @@ def pacgan2() -> dict:
 def pacgan4() -> dict:
     """PacGAN4: D sees 4 samples at once; 2-D setup, Adam(1e-4, 0.8), 100 packs (Lin et al. 2018)."""
     return _pacgan_2d(4)
-
-
-@hookimpl
-def register_regularizers(register):
-    register("pacgan", Packing)
-
-
-@hookimpl
-def register_variants(register):
-    register("pacgan2", pacgan2)
-    register("pacgan4", pacgan4)

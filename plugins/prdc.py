@@ -20,7 +20,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.evaluation.backbones import BackboneMetric
 
 BLOCK = 2048
@@ -127,9 +126,3 @@ class DensityCoverage(_ManifoldMetric):
     def compute(self) -> dict[str, float]:
         d, c = density_coverage(*self._sets(), k=self.k)
         return {"density": d, "coverage": c}
-
-
-@hookimpl
-def register_metrics(register):
-    register("precision-recall", PrecisionRecall)
-    register("density-coverage", DensityCoverage)

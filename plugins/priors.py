@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Prior
 
 
@@ -26,9 +25,3 @@ class Uniform(Prior):
         where = device if generator is None or generator.device == device else "cpu"
         z = torch.rand(n, dim, generator=generator, device=where) * 2 - 1
         return z.to(device)
-
-
-@hookimpl
-def register_priors(register):
-    register("normal", Normal)
-    register("uniform", Uniform)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import DStep, Technique
 
 
@@ -90,14 +89,3 @@ def r1_gan() -> dict:
         "lr_g": 1e-4,
         "lr_d": 1e-4,
     }
-
-
-@hookimpl
-def register_regularizers(register):
-    register("r1", R1)
-    register("r2", R2)
-
-
-@hookimpl
-def register_variants(register):
-    register("r1-gan", r1_gan)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Loss
 
 FORMS = ("standard", "hinge")
@@ -104,15 +103,3 @@ def rsgan() -> dict:
 def ragan() -> dict:
     """Relativistic average standard GAN, Adam(2e-4, 0.5, 0.999), 1 D step (Jolicoeur-Martineau 2018)."""
     return {"loss": "relativistic-average", "regularizers": [], **_PAPER_ADAM}
-
-
-@hookimpl
-def register_losses(register):
-    register("relativistic", RelativisticLoss)
-    register("relativistic-average", RelativisticAverageLoss)
-
-
-@hookimpl
-def register_variants(register):
-    register("rsgan", rsgan)
-    register("ragan", ragan)

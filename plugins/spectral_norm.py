@@ -17,7 +17,6 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm
 
-from ganagerie import hookimpl
 from ganagerie.components import Discriminator, Generator, Regularizer
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
@@ -91,8 +90,3 @@ class SpectralNorm(Regularizer):
         apply_spectral_norm(discriminator, self.n_power_iterations)
         if self.generator:  # as in SAGAN (Zhang et al. 2019)
             apply_spectral_norm(generator, self.n_power_iterations)
-
-
-@hookimpl
-def register_regularizers(register):
-    register("spectral-norm", SpectralNorm)

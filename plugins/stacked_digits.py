@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
 from ganagerie.plugins.digits import Digits
 
@@ -65,8 +64,3 @@ class StackedDigits(Stacked):
 
     def __init__(self, n: int = 50_000, n_test: int = 10_000, seed: int = 0):
         super().__init__(Digits(), n, n_test, seed)
-
-
-@hookimpl
-def register_datasets(register):
-    register("stacked-digits", StackedDigits)

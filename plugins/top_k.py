@@ -30,7 +30,6 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Technique
 from ganagerie.plugins.variants import vanilla
 
@@ -65,13 +64,3 @@ class TopK(Technique):
 def top_k() -> dict:
     """Non-saturating GAN whose G learns from the k best-scored fakes (Sinha et al. 2020)."""
     return {**vanilla(), "regularizers": [{"name": "top-k", "options": {}}]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("top-k", TopK)
-
-
-@hookimpl
-def register_variants(register):
-    register("top-k", top_k)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, DataSplit
 from ganagerie.errors import UsageError
 
@@ -86,10 +85,3 @@ def fashion_mnist() -> TorchvisionImages:
 def cifar10() -> TorchvisionImages:
     """CIFAR-10, 32x32 colour (Krizhevsky 2009); needs the files or --download."""
     return TorchvisionImages("CIFAR-10", "CIFAR10", (3, 32, 32))
-
-
-@hookimpl
-def register_datasets(register):
-    register("mnist", mnist)
-    register("fashion-mnist", fashion_mnist)
-    register("cifar10", cifar10)

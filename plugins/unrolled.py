@@ -37,7 +37,6 @@ import copy
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import StepRunner, Technique
 
 
@@ -69,13 +68,3 @@ def unrolled_5() -> dict:
     # the paper's 2-D setting (app. A): the minimax objective on both sides, Adam lr 1e-4, beta1 0.5
     return {"loss": "minimax", "regularizers": [{"name": "unrolled", "options": {"k": 5}}],
             "n_critic": 1, "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": [0.5, 0.999], "betas_d": [0.5, 0.999]}
-
-
-@hookimpl
-def register_regularizers(register):
-    register("unrolled", Unrolled)
-
-
-@hookimpl
-def register_variants(register):
-    register("unrolled-5", unrolled_5)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganagerie import hookimpl
 from ganagerie.components import Loss
 
 
@@ -22,8 +21,3 @@ class WassersteinLoss(Loss):
 
     def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
-
-
-@hookimpl
-def register_losses(register):
-    register("wasserstein", WassersteinLoss)

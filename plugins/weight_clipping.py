@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import torch
 
-from ganagerie import hookimpl
 from ganagerie.components import DStep, Technique
 
 
@@ -48,13 +47,3 @@ def wgan() -> dict:
         "lr_g": 5e-5,
         "lr_d": 5e-5,
     }
-
-
-@hookimpl
-def register_regularizers(register):
-    register("weight-clipping", WeightClipping)
-
-
-@hookimpl
-def register_variants(register):
-    register("wgan", wgan)

@@ -55,8 +55,18 @@ def prepared(tmp_path_factory):
     cfg = json.loads((p / "run" / "config.json").read_text())
     for name, edit in (("regs-string", {"regularizers": "gradient-penalty"}),
                        ("root-option", {"dataset": {"name": "mnist", "options": {"root": "/tmp/x"}}}),
-                       ("gpu-arch", {"device": "cuda:abc"})):
+                       ("gpu-arch", {"device": "cuda:abc"}),
+                       ("escaping", {"variant": "x/../../../ESCAPED"}),
+                       ("nul", {"variant": "van\u0000illa"}),
+                       ("huge-name", {"dataset": {"name": "r" * 10_000_000, "options": {}}})):
         (p / f"{name}.json").write_text(json.dumps({**cfg, **edit}))
+    (p / "escaping-suite.toml").write_text('name = "../../../ESCAPED"\ndatasets = ["ring8"]\n'
+                                           'variants = ["vanilla"]\n')
+    # a run whose checkpoints/ is another run's, and a new --out whose samples/ is
+    shutil.copytree(p / "run", p / "linkedckpt", ignore=shutil.ignore_patterns("checkpoints"))
+    (p / "linkedckpt" / "checkpoints").symlink_to(p / "run" / "checkpoints")
+    (p / "linkedsamples").mkdir()
+    (p / "linkedsamples" / "samples").symlink_to(p / "run" / "samples", target_is_directory=True)
     return p
 
 
@@ -112,6 +122,14 @@ CASES = [
     (["train", "--resume", "--out", "{p}/damagedlog"], "metrics.jsonl line 2 of"),
     (["bench", "run", "{p}/billion-seeds.toml", "--out", "{tmp}/b"], "'seeds' is 1,000,000,000"),
     (["bench", "run", "{p}/many-runs.toml", "--out", "{tmp}/b"], "110,000 runs, more than 100,000"),
+    # paths from files, links inside a run, names of any length
+    (["train", "--config", "{p}/escaping.json"], "bad variant name 'x/../../../ESCAPED'"),
+    (["train", "--config", "{p}/nul.json"], "bad variant name"),
+    (["train", "--config", "{p}/huge-name.json"], "bad dataset name"),
+    (["bench", "run", "{p}/escaping-suite.toml"], "name '../../../ESCAPED' must be letters"),
+    (["train", "--resume", "--out", "{p}/linkedckpt"], "checkpoints is a symbolic link"),
+    (["eval", "{p}/linkedckpt"], "checkpoints is a symbolic link"),
+    (["train", "--dataset", "ring8", "--out", "{p}/linkedsamples"], "samples is a symbolic link"),
     # the earlier table
     (["train", "--dataset", "ring8", "--loss", "wasserstien"], "did you mean 'wasserstein'"),
     (["train", "--dataset", "rng8"], "did you mean 'ring8'"),
@@ -132,7 +150,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, prepared, tmp_path
     before = _snapshot(prepared)
     code, _, err = cli(*args)
     assert code == 2, err
-    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err[:2000]
+    assert len(err) <= 1_100, f"{len(err)} characters"
     assert message in err, err
     assert _snapshot(prepared) == before  # nothing lost or half-written
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
@@ -289,3 +308,39 @@ def test_progress_is_read_from_the_checkpoint_not_from_status_json(cli, prepared
     manifest["step"] = 40  # edited, and no longer the state's: no step at all
     (run / "checkpoints" / "last.json").write_text(json.dumps(manifest))
     assert checkpoint_step(run / "checkpoints" / "last.json") is None
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_a_failed_run_and_resumes_bit_identically(
+        cli, tmp_path, monkeypatch):
+    import errno
+
+    from ganagerie.train import checkpoint
+
+    real = checkpoint.write_with
+
+    def full(path, write):
+        if Path(path).name.startswith("step-0000020"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, write)
+
+    monkeypatch.setattr(checkpoint, "write_with", full)
+    args = ["train", "--dataset", "ring8", "--steps", "30", *SMALL]
+    code, _, err = cli(*args, "--out", tmp_path / "part")
+    assert code == 3 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device, ENOSPC" in err and "free disk space" in err, err
+    status = json.loads((tmp_path / "part" / "status.json").read_text())
+    assert status["status"] == "failed" and status["step"] == 10 and "ENOSPC" in status["error"]
+    assert read_checkpoint(tmp_path / "part" / "checkpoints" / "last.json")  # the step-10 one, intact
+    monkeypatch.undo()  # space freed
+    assert cli("train", "--resume", "--out", tmp_path / "part", "--quiet")[0] == 0
+    assert cli(*args, "--out", tmp_path / "whole")[0] == 0
+    a, b = (read_checkpoint(tmp_path / run / "checkpoints" / "last.json") for run in ("whole", "part"))
+    assert a["step"] == b["step"] == 30
+    for net in ("generator", "discriminator"):
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net])
+
+    def rows(run):
+        return [{k: v for k, v in r.items() if k not in ("steps_per_s", "time_s")}
+                for r in read_jsonl(tmp_path / run / "metrics.jsonl")]
+
+    assert rows("whole") == rows("part")

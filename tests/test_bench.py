@@ -350,22 +350,38 @@ def test_threads_are_those_the_suite_started_with(tmp_path, registry):
     assert json.loads((out / "bench.json").read_text())["threads"] == 1
 
 
-def test_one_bench_run_per_out_and_a_stale_lock_is_taken_over(tmp_path, registry, capsys):
+HOLD = ("import sys, time; from pathlib import Path; from ganagerie.locks import acquire; "
+        "acquire(Path(sys.argv[1]), 'holder', 'wait'); print('held', flush=True); time.sleep(60)")
+
+
+def test_one_bench_run_per_out_and_the_lock_of_a_killed_holder_is_free(tmp_path, registry):
     suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
     out = tmp_path / "out"
-    out.mkdir()
-    lock = out / ".lock"
-    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-    with pytest.raises(UsageError, match=f"in use by another `ganagerie bench` \\(pid {os.getpid()}\\)"):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(UsageError, match=f"in use by another `ganagerie bench` \\(pid {holder.pid} on host"):
         run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
     assert not (out / "runs").exists()
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    lock.write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname()}))
+    holder.kill()  # SIGKILL: the kernel releases its lock, nothing to take over
+    holder.wait()
     outcomes = run_suite(suite, out, registry, seeds=1, jobs=1, threads=1, progress=False)
     assert [o.status for o in outcomes] == ["completed"]
-    assert f"taking over {lock} left by a process that is gone (pid {gone.pid})" in capsys.readouterr().err
-    assert not lock.exists()  # released at the end
+
+
+def test_two_processes_after_a_killed_holder_leave_exactly_one_holder(tmp_path):
+    out = tmp_path / "out"
+    first = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == "held"
+    first.kill()
+    first.wait()
+    racers = [subprocess.Popen([sys.executable, "-c", HOLD.replace("time.sleep(60)", "time.sleep(3)"),
+                                str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    results = [(p.wait(), p.stdout.read(), p.stderr.read()) for p in racers]
+    held = [r for r in results if r[1].strip() == "held"]
+    refused = [r for r in results if r[0] != 0]
+    assert len(held) == 1 and len(refused) == 1, results
+    assert "is in use by another holder" in refused[0][2]
 
 
 def test_two_bench_runs_into_one_out_never_train_a_run_twice(tmp_path):

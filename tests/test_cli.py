@@ -193,3 +193,16 @@ def test_train_records_its_threads(cli, tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["threads"] == 1
     rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert {"diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm", "diag/g_grad_norm"} <= set(rows[-1])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["plugins"], ["bench", "list"]])
+def test_listing_commands_import_no_torch(args, tmp_path):
+    # start-up time is mostly importing torch: these commands read names, help and suites only
+    # (benchmarks/startup.py times them)
+    probe = ("import sys; from ganagerie.cli import main; code = main(sys.argv[1:]); "
+             "heavy = sorted(m for m in ('torch', 'numpy', 'ganagerie.components') if m in sys.modules); "
+             "print('imported:', *heavy, file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "imported:", done.stderr

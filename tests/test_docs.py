@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"
 README = ROOT / "README.md"
 CONTRACTS = (components.Technique, components.Loss, components.Metric, components.Optimizer,
-             components.Prior, components.StepRunner)
+             components.Schedule, components.Prior, components.StepRunner, components.Tracker)
 #: contracts whose members must be documented, without a docstring rule (``forward`` is nn's)
 NETWORKS_AND_DATA = (components.Architecture, components.Generator, components.Discriminator,
                      components.Dataset)

@@ -152,8 +152,9 @@ def test_a_dcgan_trains_and_samples_28x28(cli, tmp_path):
 
 @pytest.mark.parametrize("name", ["mnist-5k", "stacked-mnist-5k"])
 def test_suites_expand_to_dcgan_runs_on_the_bundled_digits(registry, name):
-    specs = expand(load_suite(name), registry)
-    assert len(specs) == 24  # 8 presets x 3 seeds
+    suite = load_suite(name)
+    specs = expand(suite, registry)
+    assert suite.baseline == "vanilla" and len(specs) == 8 * {"mnist-5k": 5, "stacked-mnist-5k": 8}[name]
     for spec in specs:
         config = spec.config
         assert config["dataset"]["name"] == name and config["arch"]["name"] == "dcgan"

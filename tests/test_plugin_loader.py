@@ -1,6 +1,7 @@
 """Plugins load through the `ganagerie` entry points, built-ins included."""
 
 import importlib.metadata
+import sys
 import types
 import warnings
 
@@ -8,8 +9,10 @@ import pytest
 
 from ganagerie import hookimpl
 from ganagerie.components import Loss, Technique
+from ganagerie.errors import UsageError
 from ganagerie.plugin_loader import PluginError, PluginLoadWarning, load_plugins
 from ganagerie.plugins.wasserstein import WassersteinLoss
+from ganagerie.testing import check_component
 
 TECHNIQUES = {
     ("loss", "non-saturating"): "ganagerie.plugins.minimax",
@@ -20,23 +23,25 @@ TECHNIQUES = {
 }
 
 
-def test_built_ins_come_from_the_entry_point_group(registry):
+def test_built_ins_come_from_the_entry_point_group():
     eps = {ep.value for ep in importlib.metadata.entry_points(group="ganagerie")}
+    loaded = load_plugins()
+    assert "ganagerie.plugins.catalog" in loaded.registrars and loaded.registrars <= eps
     for (kind, name), plugin in TECHNIQUES.items():
-        entry = registry.get(kind, name)
-        assert entry.provenance.plugin == plugin
-        assert plugin in eps
+        entry = loaded.registry.get(kind, name)
+        assert entry.provenance.plugin == plugin  # the module its factory lives in
         assert entry.provenance.distribution == "ganagerie"
 
 
+class Doubling(Loss):
+    def d_loss(self, r, f):
+        return 2 * (f.mean() - r.mean())
+
+    def g_loss(self, f):
+        return -2 * f.mean()
+
+
 def _third_party():
-    class Doubling(Loss):
-        def d_loss(self, r, f):
-            return 2 * (f.mean() - r.mean())
-
-        def g_loss(self, f):
-            return -2 * f.mean()
-
     mod = types.ModuleType("ganagerie_doubling")
 
     @hookimpl
@@ -129,3 +134,60 @@ def test_broken_plugin_warns_and_the_rest_loads(monkeypatch):
     assert "hinge" in loaded.registry.names("loss")
     with pytest.raises(PluginError, match="ganagerie_missing_module"):
         load_plugins(strict=True)
+
+
+def _lazy(monkeypatch, name="doubling", factory="ganagerie_lazy_losses:Doubling"):
+    """A plugin whose registration module names its loss as "module:attr", in another module."""
+    losses = types.ModuleType("ganagerie_lazy_losses")
+    losses.Doubling = Doubling
+    monkeypatch.setitem(sys.modules, losses.__name__, losses)
+    mod = types.ModuleType("ganagerie_lazy")
+
+    @hookimpl
+    def register_losses(register):
+        register(name, factory, help="Twice the Wasserstein loss.")
+
+    mod.register_losses = register_losses
+    return mod
+
+
+def test_built_ins_register_lazily_and_build_on_first_use():
+    registry = load_plugins().registry
+    built_in = [e for entries in registry.qualified.values() for e in entries.values()
+                if e.provenance.distribution == "ganagerie"]
+    assert built_in and all(isinstance(e.target, str) for e in built_in)
+    assert isinstance(registry.create("loss", "wasserstein"), WassersteinLoss)
+    assert registry.get("loss", "wasserstein").factory is WassersteinLoss
+
+
+def test_a_lazy_plugin_is_listed_under_its_factories_module_and_trains(monkeypatch):
+    loaded = load_plugins(extra=[_lazy(monkeypatch)], strict=True)
+    entry = loaded.registry.get("loss", "doubling")
+    assert entry.provenance.plugin == "ganagerie_lazy_losses" and isinstance(entry.target, str)
+    described = {p["name"]: p["provides"] for p in loaded.describe()}
+    assert described["ganagerie_lazy_losses"] == {"losses": ["doubling"]}
+    assert "ganagerie_lazy" not in described  # a module that only points elsewhere provides nothing
+    assert "trains a few steps" in " ".join(
+        check_component("loss", "doubling", registry=loaded.registry).passed)
+
+
+def test_a_lazy_factory_that_does_not_import_is_one_usage_error_naming_the_plugin(monkeypatch):
+    loaded = load_plugins(extra=[_lazy(monkeypatch, factory="ganagerie_lazy_losses:Dubling")], strict=True)
+    with pytest.raises(UsageError) as exc:
+        loaded.registry.create("loss", "doubling")
+    assert str(exc.value).startswith("loss 'doubling' of ganagerie_lazy_losses cannot be imported "
+                                     "from 'ganagerie_lazy_losses:Dubling': AttributeError: ")
+    assert "\n" not in str(exc.value)
+
+
+def test_a_lazy_factory_clashing_with_a_built_in_keeps_the_clash_rules(monkeypatch):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_plugins(extra=[_lazy(monkeypatch, name="hinge")])
+    msgs = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert len(msgs) == 1
+    assert "ganagerie.plugins.hinge (ganagerie" in msgs[0] and "ganagerie_lazy_losses" in msgs[0]
+    assert loaded.registry.get("loss", "hinge").provenance.plugin == "ganagerie.plugins.hinge"
+    assert isinstance(loaded.registry.create("loss", "ganagerie_lazy_losses:hinge"), Doubling)
+    with pytest.raises(PluginError, match="hinge.*GANAGERIE_STRICT_PLUGINS"):
+        load_plugins(extra=[_lazy(monkeypatch, name="hinge")], strict=True)

@@ -70,3 +70,48 @@ def test_bad_registrations_are_rejected():
         reg.add("loss", "a:b", factory, Provenance("p"))
     with pytest.raises(ValueError):
         reg.add("loss", "ok", 3, Provenance("p"))
+
+
+def test_a_factory_registered_as_module_attr_is_imported_on_first_use(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "json.tool", raising=False)
+    reg = Registry()
+    reg.add("loss", "lazy", "json.tool:main", Provenance("pkg.catalog", "pkg", "1.0"), help="Lazy.")
+    entry = reg.get("loss", "lazy")
+    assert "json.tool" not in sys.modules  # registering, looking up and listing import nothing
+    assert (entry.help, entry.provenance.plugin, entry.qualified_name) == ("Lazy.", "json.tool", "pkg:lazy")
+    assert entry.provenance.describe() == "json.tool (pkg 1.0)"  # listed under the module it lives in
+    import json.tool
+
+    assert entry.factory is json.tool.main and "json.tool" in sys.modules
+
+
+def test_a_lazy_factory_without_help_is_imported_for_its_docstring():
+    reg = Registry()
+    reg.add("regularizer", "r", "test_registry:factory", Provenance("p"))
+    entry = reg.get("regularizer", "r")
+    assert entry.help == "A test component." and entry.target is factory
+    assert reg.create("regularizer", "r", {"steps": 4.0})["steps"] == 4
+
+
+def test_a_bad_module_attr_is_one_usage_error_naming_the_plugin():
+    reg = Registry()
+    prov = Provenance("pkg_bad.catalog", "pkg-bad", "0.1")
+    reg.add("loss", "gone", "pkg_bad_missing.losses:Gone", prov, help="Never imported.")
+    reg.add("loss", "typo", "test_registry:factroy", prov, help="A typo.")
+    reg.add("loss", "value", "test_registry:__doc__", prov, help="Not callable.")
+    with pytest.raises(UsageError) as exc:
+        reg.create("loss", "gone")
+    assert str(exc.value) == (
+        "loss 'gone' of pkg_bad_missing.losses (pkg-bad 0.1) cannot be imported from "
+        "'pkg_bad_missing.losses:Gone': ModuleNotFoundError: No module named 'pkg_bad_missing'")
+    with pytest.raises(UsageError, match=r"^loss 'typo' of test_registry \(pkg-bad 0\.1\) cannot be "
+                                         r"imported from 'test_registry:factroy': AttributeError"):
+        reg.get("loss", "typo").options()
+    with pytest.raises(UsageError, match="'test_registry:__doc__' is not callable"):
+        reg.create("loss", "value")
+    with pytest.raises(ValueError, match="write 'package.module:attr'"):
+        reg.add("loss", "nocolon", "pkg_bad.losses", prov, help="x")
+    with pytest.raises(UsageError, match="cannot be imported"):  # no help: imported at once
+        reg.add("loss", "now", "pkg_bad_missing.losses:Gone", prov)

@@ -21,12 +21,13 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import UsageError
-from ..files import read_json, write_json
+from ..files import read_json, refuse_links, write_json
 from ..plugin_loader import get_registry
 from ..registry import Registry
 from ..runs import evaluate_run
 from ..train.batched import train_seeds, why_not
 from ..train.rundir import RunDir
+from ..train.tracking import Tracking
 from ..train.trainer import prepare, train
 from .environment import describe_environment
 from .executor import Executor, ProcessExecutor, SerialExecutor, cpu_count, threads_per_job
@@ -85,6 +86,7 @@ def run_suite(
     executor: str = "local",
     address: str | None = None,
     batch_seeds: str | None = None,
+    track: Sequence[str] = (),
 ) -> list[RunOutcome]:
     """Run (or finish) every run of ``suite`` into ``out`` and write the report there.
 
@@ -92,14 +94,17 @@ def run_suite(
     ``executor``: ``local`` (processes here) or ``ray`` (a Ray cluster at ``address``).
     ``batch_seeds``: ``on``, ``off`` or ``auto`` (see ``ganagerie.train.batched``); by default
     what the suite was started with, else ``auto``.
+    ``track``: experiment trackers of every run trained (``--track``; not part of the plan).
     """
     registry = registry or get_registry()
+    Tracking.build(track, registry)  # a bad tracker name is a usage error before any run
     out = Path(out)
     specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
     jobs = default_jobs(specs) if jobs is None else jobs
     if not 1 <= jobs <= MAX_JOBS:
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     with bench_lock(out):
+        refuse_links(out, PLAN_FILE, "references", *(f"runs/{s.key}" for s in specs))
         threads = suite_threads(out, jobs, threads)
         batch_seeds = suite_batching(out, batch_seeds)
         for spec in specs:  # the thread count is part of what a CPU result depends on
@@ -108,12 +113,13 @@ def run_suite(
         gpus = 1 if any(str(s.config["device"]).startswith("cuda") for s in specs) else 0
         pool = make_executor(jobs, threads, kind=executor, address=address, gpus=gpus)
         return _run_planned(suite, specs, out, registry, seeds, steps, sets, pool, threads, progress,
-                            batch_seeds)
+                            batch_seeds, tuple(track))
 
 
 def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Registry,
                  seeds: int | None, steps: int | None, sets: Sequence[str], pool: Executor,
-                 threads: int, progress: bool | None, batch_seeds: str) -> list[RunOutcome]:
+                 threads: int, progress: bool | None, batch_seeds: str,
+                 track: tuple[str, ...] = ()) -> list[RunOutcome]:
     looks = seeds_added(read_plan(out, missing_ok=True), specs, out)
     write_json(out / PLAN_FILE, {
         "format": PLAN_FORMAT,
@@ -124,7 +130,7 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
         "runs": [s.as_json() for s in specs],
         **({"seeds_added": looks} if looks else {}),
     })
-    outcomes = execute(specs, out, pool, registry, progress, suite.name, batch_seeds)
+    outcomes = execute(specs, out, pool, registry, progress, suite.name, batch_seeds, track=track)
     evaluate_references(specs, out, registry)
     write_report(out, registry)
     return outcomes
@@ -226,10 +232,12 @@ def execute(
     label: str = "suite",
     batch_seeds: str = "off",
     groups: Mapping[str, Any] | None = None,
+    track: Sequence[str] = (),
 ) -> list[RunOutcome]:
     """Run the unfinished specs through ``executor``; finished ones are reported as reused.
     With ``batch_seeds`` on or auto, the seeds of a cell that can train together are one task;
-    ``groups`` (run key: a group) keeps runs of different groups apart (``bench verify``)."""
+    ``groups`` (run key: a group) keeps runs of different groups apart (``bench verify``);
+    ``track`` names the trackers of the runs trained."""
     todo = [s for s in specs if needs_work(run_dir(out, s.key), s)]
     waiting = {s.key for s in todo}
     outcomes = {s.key: _reused(run_dir(out, s.key), s) for s in specs if s.key not in waiting}
@@ -240,7 +248,9 @@ def execute(
     # Only an in-process executor can use a registry built here (e.g. with extra plugins);
     # worker processes load the installed plugins themselves.
     in_process = registry if isinstance(executor, SerialExecutor) else None
-    fn = functools.partial(run_task, runs_root=str(Path(out) / "runs"), registry=in_process)
+    # tracker names are plain strings: worker processes build the trackers themselves
+    fn = functools.partial(run_task, runs_root=str(Path(out) / "runs"), registry=in_process,
+                           track=tuple(track))
     with SuiteProgress(len(todo), label, reused=len(outcomes), enabled=progress) as bar:
         results = executor.map(fn, tasks, on_start=lambda task: [bar.started(s) for s in task],
                                on_done=lambda _task, rs: [bar.finished(r.status) for r in rs])
@@ -302,19 +312,24 @@ def _reused(rd: RunDir, spec: RunSpec) -> RunOutcome:
     return RunOutcome(spec.key, status.get("status", "failed"), status.get("step", 0), reused=True)
 
 
-def run_task(task: Sequence[RunSpec], runs_root: str, registry: Registry | None = None) -> list[RunOutcome]:
+def run_task(task: Sequence[RunSpec], runs_root: str, registry: Registry | None = None,
+             track: Sequence[str] = ()) -> list[RunOutcome]:
     """One run, or the seeds of a cell trained together (``ganagerie.train.batched``), each
     then evaluated; any error is recorded in the runs it touched, never raised."""
     if len(task) == 1:
-        return [run_one(task[0], runs_root, registry)]
+        return [run_one(task[0], runs_root, registry, track)]
     t0 = time.perf_counter()
     registry = registry or get_registry()
     dirs = [RunDir(Path(runs_root) / spec.key) for spec in task]
+    trainers = []
     try:
-        trainers = [prepare(RunConfig.from_dict(spec.config), registry, rd.root, resume=True)
-                    for spec, rd in zip(task, dirs)]
+        for spec, rd in zip(task, dirs):
+            trainers.append(prepare(RunConfig.from_dict(spec.config), registry, rd.root, resume=True,
+                                    track=track))
         train_seeds(trainers)
     except Exception as exc:  # the group failed to train; a rerun retries it
+        for trainer in trainers:
+            trainer.close()
         error = f"train (seeds together): {type(exc).__name__}: {exc}"
         outcomes = []
         for spec, rd in zip(task, dirs):
@@ -330,7 +345,8 @@ def run_task(task: Sequence[RunSpec], runs_root: str, registry: Registry | None 
     return outcomes
 
 
-def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> RunOutcome:
+def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None,
+            track: Sequence[str] = ()) -> RunOutcome:
     """Train (or resume) one run and evaluate it; any error is recorded, never raised."""
     t0 = time.perf_counter()
     rd = RunDir(Path(runs_root) / spec.key)
@@ -340,7 +356,7 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None) -> 
     try:
         if status.get("status") not in FINISHED:
             result = train(RunConfig.from_dict(spec.config), registry, rd.root, resume=True,
-                           progress=False)
+                           progress=False, track=track)
             status = {"status": result.status, "step": result.step}
         # training that evaluated its last step wrote eval.json already
         if status["status"] == "completed" and evaluation_planned(spec) and not evaluated(rd):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..files import write_json, write_with
+from ..files import refuse_links, write_json, write_with
 from ..registry import Registry
 from . import plots
 from .layout import PLAN_FILE, run_dir
@@ -74,6 +74,8 @@ def write_report(out: str | Path, registry: Registry | None = None) -> dict[str,
         recorded = load_results(out)
         results = assemble(recorded, recorded["runs"], recorded.get("references") or {}, registry)
     blocks = build(results, out)
+    refuse_links(out, "results.json", "report.md", "report.html",
+                 *(b.path for b in _walk(blocks) if isinstance(b, Picture)))
     for block in _walk(blocks):
         if isinstance(block, Picture):
             write_with(out / block.path, lambda fh, b=block: fh.write(b.png))

@@ -66,9 +66,9 @@ def eval_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
 
 
 def loss_rows(rd: RunDir) -> list[tuple[int, dict[str, float]]]:
-    """Logged losses and penalties ``(step, {name: value})``, without timings or evaluations;
-    a non-finite value (written as null) is None."""
-    skip = {"step", "eval", "steps_per_s", "time_s", "nonfinite"}
+    """Logged losses and penalties ``(step, {name: value})``, without timings, learning rates
+    or evaluations; a non-finite value (written as null) is None."""
+    skip = {"step", "eval", "steps_per_s", "time_s", "nonfinite", "lr_g", "lr_d"}
     return [(int(r["step"]), {k: v for k, v in r.items() if k not in skip})
             for r in _log_rows(rd) if "d_loss" in r]
 

@@ -222,7 +222,7 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
         raise UsageError(f"{origin}: not valid TOML ({exc}); fix the file") from None
     _check_keys(data, _TOP_KEYS, origin, "the suite")
     default_name = Path(origin).name.removesuffix(".toml")
-    name = _text(data.get("name", default_name), origin, "name")
+    name = _label(data.get("name", default_name), origin, "name")  # it names runs/bench/NAME
     datasets = tuple(_dataset(d, origin, i) for i, d in enumerate(_list(data, "datasets", origin)))
     variants = tuple(_variant(v, origin, i) for i, v in enumerate(_list(data, "variants", origin)))
     for what, entries in (("datasets", datasets), ("variants", variants)):

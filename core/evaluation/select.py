@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..components import Dataset, Metric
 from ..errors import UsageError
 from ..registry import ComponentSpec, Entry, Registry
+
+if TYPE_CHECKING:  # the contracts import torch; reading a config or a suite does not need it
+    from ..components import Dataset, Metric
 
 
 def default_metrics(registry: Registry, dataset: Dataset) -> list[str]:

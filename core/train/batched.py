@@ -22,8 +22,10 @@ that it gives what one run by one gives). Randomness is drawn seed by seed from 
 seed's own RNG state, in the order a one-by-one run draws it, so the S runs equal
 one-by-one training up to floating-point reassociation (a vmapped matmul may sum in
 another order). What makes a cell train one seed at a time instead, ``why_not`` says in
-one line: a loss, architecture or optimizer that cannot be mapped over seeds, compiled or
-bf16 runs, and on a CPU sizes where batching does not pay.
+one line: a loss, architecture or optimizer that cannot be mapped over seeds, a technique
+that holds the optimizers (``setup_optimizers``), compiled or bf16 runs, and on a CPU sizes
+where batching does not pay. The learning-rate schedules are the step's: the seeds share a
+config, so one factor a step serves the stack's optimizers.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def why_not(cfg: RunConfig, registry: Registry, mode: str = "on", seeds: int | N
         spec = getattr(cfg, side)
         if not getattr(registry.create("optimizer", spec.name, spec.options), "elementwise", False):
             return f"optimizer '{spec.name}' does not declare an elementwise update"
+    for spec in cfg.regularizers:  # it would hold one seed's optimizers, not the stack's
+        if implements(registry.create("regularizer", spec.name, spec.options), "setup_optimizers"):
+            return f"technique '{spec.name}' sees the optimizers (setup_optimizers), which a stack replaces"
     loss = registry.create("loss", cfg.loss.name, cfg.loss.options)
     try:
         logits = torch.linspace(-2, 2, 8).view(2, 4)
@@ -403,7 +408,7 @@ class SeedBatch:
         self.lanes = SeedStack(self.trainers)
         techniques = [(name, tuple(t.run.techniques[i][1] for t in self.trainers))
                       for i, (name, _) in enumerate(first.run.techniques)]
-        self.stepper = Step(self.lanes, self.cfg, first.loss, techniques)
+        self.stepper = Step(self.lanes, self.cfg, first.loss, techniques, schedules=first.schedules)
         self.stepper.step = first.step
         self.stepper.last_real = torch.stack([t.stepper.last_real for t in self.trainers])
         if first.stepper.real_y is not None:
@@ -412,6 +417,10 @@ class SeedBatch:
 
     def fit(self) -> list[TrainResult]:
         """Train every seed to ``cfg.steps``; a seed that diverges stops, the others go on."""
+        with self.trainers[0].faults_marked(self.trainers):
+            return self._fit()
+
+    def _fit(self) -> list[TrainResult]:
         cfg, stepper = self.cfg, self.stepper
         for t in self.trainers:
             t.begin()
@@ -451,6 +460,9 @@ def _stack_optimizer_state(opt: torch.optim.Optimizer, per_seed: Sequence[torch.
 
 def _write_back_optimizer(opt: torch.optim.Optimizer, per_seed: Sequence[torch.optim.Optimizer],
                           stacked: Stacked) -> None:
+    for o in per_seed:  # the learning rates the schedules set, which a checkpoint records
+        for group, stacked_group in zip(o.param_groups, opt.param_groups):
+            group["lr"] = stacked_group["lr"]
     for i, param in enumerate(stacked.params.values()):
         state = opt.state.get(param, {})
         for s, o in enumerate(per_seed):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..files import read_json, write_json
+from ..files import read_json, refuse_links, write_json
 
 if TYPE_CHECKING:
     from ..config import RunConfig
@@ -47,6 +47,11 @@ class RunDir:
     @property
     def eval(self) -> Path:
         return self.root / EVAL_FILE
+
+    def refuse_links(self) -> None:
+        """One line if anything the run writes is a symbolic link (see ``files.refuse_links``)."""
+        refuse_links(self.root, "config.json", "metrics.jsonl", "status.json", EVAL_FILE,
+                     "checkpoints", "checkpoints/last.json", "samples")
 
     def read_status(self) -> dict[str, Any]:
         try:

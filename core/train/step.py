@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..components import DStep, GStep, StepRunner, Technique, generator_loss, implements
+from ..components import DStep, GStep, Schedule, StepRunner, Technique, generator_loss, implements
 
 #: training-health columns of every log row (means over the window's measured steps):
 #: D's logit gap E[D(real)] - E[D(fake)], its accuracy at the midpoint of the two means
@@ -155,12 +155,19 @@ class Step(StepRunner):
 
     ``techniques`` are ``(name, instances)`` in the order of the config, one instance per
     lane (per seed). The step order is the technique's ``train_step`` where one replaces it,
-    else the config's ``update`` (``STEP_ORDERS``).
+    else the config's ``update`` (``STEP_ORDERS``). ``schedules`` are G's and D's learning-rate
+    schedules (none: the optimizers' learning rates are left as they are); the seeds of a
+    stack share their config, so one factor a step serves every seed.
     """
 
     def __init__(self, lanes: Lanes, cfg: Any, loss: Any,
-                 techniques: Sequence[tuple[str, Sequence[Technique]]], world: Any = None):
+                 techniques: Sequence[tuple[str, Sequence[Technique]]], world: Any = None,
+                 schedules: Sequence[Schedule] = ()):
         self.lanes, self.cfg, self.loss = lanes, cfg, loss
+        self.schedules = tuple(schedules)
+        # what each optimizer's groups were built with: a schedule's factor multiplies these
+        self._base_lrs = [[float(group["lr"]) for group in opt.param_groups]
+                          for opt in (lanes.opt_g, lanes.opt_d)]
         self.world = world if world is not None and world.size > 1 else None  # gradients to average
         self._freeze_g_stats = cfg.generator_stats == "own-update"
         self.generator, self.discriminator = lanes.G, lanes.D
@@ -195,6 +202,7 @@ class Step(StepRunner):
         """One step in the run's precision: the logged values ``[C]`` (``[S, C]``), and the
         diagnostics ``[4]`` (``[S, 4]``) when ``diagnose``, else None; detached."""
         self.diagnose = diagnose
+        self.apply_schedules()
         with self.precision():
             d, g = self.order(self)
         row = torch.stack([*d.log, *g.log], dim=-1)
@@ -272,7 +280,35 @@ class Step(StepRunner):
         logged values are read from the two contexts)."""
         return d, g
 
-    # -- what the updates draw and what D sees -----------------------------------------------
+    # -- the learning rates, what the updates draw and what D sees ---------------------------
+
+    def factors(self, step: int | None = None) -> tuple[float, float]:
+        """G's and D's schedule factors in the step after ``step`` updates (default: the next)."""
+        step = self.step if step is None else step
+        if not self.schedules:
+            return 1.0, 1.0
+        g, d = (s.factor(step, self.cfg.steps) for s in self.schedules)
+        return float(g), float(d)
+
+    def learning_rates(self, step: int | None = None) -> tuple[float, float]:
+        """The run's ``lr_g`` and ``lr_d`` times their schedules' factors (what is logged)."""
+        g, d = self.factors(step)
+        return self.cfg.lr_g * g, self.cfg.lr_d * d
+
+    def apply_schedules(self) -> None:
+        """Each optimizer group's learning rate for this step, set only where it changes: a
+        constant schedule leaves the optimizers as they were built. The factor is a function
+        of the step, which the checkpoint holds, so a resumed run sets what a straight one does."""
+        if not self.schedules:
+            return
+        for opt, bases, factor in zip((self.lanes.opt_g, self.lanes.opt_d), self._base_lrs, self.factors()):
+            for group, base in zip(opt.param_groups, bases):
+                lr = base if factor == 1.0 else base * factor
+                if isinstance(group["lr"], Tensor):  # a capturable optimizer's: set on its device
+                    group["lr"].fill_(lr)
+                elif group["lr"] != lr:
+                    group["lr"] = lr
+
 
     def precision(self) -> contextlib.AbstractContextManager:
         """bfloat16 autocast when ``precision = "bf16"`` (weights and optimizer state stay fp32)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,19 +14,28 @@ import torch
 
 from ..components import Dataset, implements
 from ..config import RunConfig, check_device
-from ..errors import UsageError
+from ..errors import UsageError, os_fault
 from ..evaluation.score import evaluate_generator
 from ..files import UnreadableFile, append_jsonl, read_jsonl, write_json, write_jsonl
+from ..locks import LOCK_FILE, acquire, release
 from ..registry import Registry
 from ..seeding import derive_seed
 from .build import all_finite, build_optimizer, build_run
-from .checkpoint import FORMAT, load_module_state, load_optimizer_state, read_checkpoint, save_checkpoint
+from .checkpoint import (
+    FORMAT,
+    checkpoint_step,
+    load_module_state,
+    load_optimizer_state,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .data import TensorSource
 from .distributed import current as current_world
 from .progress import Progress
 from .rundir import RunDir
 from .samples import save_samples
 from .step import DIAGNOSTICS, OneRun, Step, measures_diagnostics
+from .tracking import Tracking
 from .window import LogWindow
 
 
@@ -47,6 +57,9 @@ class Trainer:
         self.registry = registry
         self.rd = RunDir(Path(run_dir))
         self.seed_group: tuple[int, ...] = ()  # set by SeedBatch: the seeds trained together
+        self.lock: Any = None  # the run directory's lock, set by prepare
+        # experiment trackers (set by prepare) and the step a resumed run continues from
+        self.tracking, self.resume_step = Tracking(), None
         check_device(cfg.device)
         self.world = current_world()  # the processes of a torchrun launch, else this one alone
         self.device = self.world.join(cfg.device)
@@ -58,6 +71,12 @@ class Trainer:
                                      cfg.betas_g)
         self.opt_d = build_optimizer(registry, cfg.optimizer_d, self.D.parameters(), cfg.lr_d,
                                      cfg.betas_d)
+        for _, tech in self.run.techniques:  # before a resume loads the optimizers' state
+            if implements(tech, "setup_optimizers"):
+                tech.setup_optimizers(self.opt_g, self.opt_d)
+        # G's and D's learning-rate schedules, which the step applies (a factor of the step)
+        self.schedules = tuple(registry.create("schedule", spec.name, spec.options)
+                               for spec in (cfg.schedule_g, cfg.schedule_d))
         if cfg.compile:  # after the techniques' setup: EMA's copy of G stays eager
             _compile(self.G, self.D)
         if cfg.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -73,7 +92,7 @@ class Trainer:
         lanes = OneRun(self.G, self.D, self.opt_g, self.opt_d, self.loss, self.next_batch, self.noise)
         try:
             self.stepper = Step(lanes, cfg, self.loss, [(n, (t,)) for n, t in self.run.techniques],
-                                self.world)
+                                self.world, self.schedules)
         except ValueError as exc:  # two techniques that both replace the step
             raise UsageError(str(exc)) from None
         first = slice(0, cfg.batch_size)
@@ -124,13 +143,32 @@ class Trainer:
 
     def fit(self, progress: bool | None = None) -> TrainResult:
         cfg = self.cfg
-        self.begin()
-        with Progress(cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
-            while self.step < cfg.steps:
-                row, diag = self.stepper.train_step(measures_diagnostics(self.step, cfg))
-                if not self.end_step(row, diag, bar):
-                    break
-        return self.finish()
+        with self.faults_marked():
+            self.begin()
+            with Progress(cfg.steps, start=self.step, enabled=progress, label=self.rd.root.name) as bar:
+                while self.step < cfg.steps:
+                    row, diag = self.stepper.train_step(measures_diagnostics(self.step, cfg))
+                    if not self.end_step(row, diag, bar):
+                        break
+            return self.finish()
+
+    @contextlib.contextmanager
+    def faults_marked(self, trainers: Sequence[Trainer] | None = None) -> Iterator[None]:
+        """A fault of the disk while training (a full disk at a checkpoint, an unwritable
+        samples/) marks the run ``failed`` with the reason, where status.json can still be
+        written, and is raised as one line; the last good checkpoint stays as it was, so
+        ``--resume`` continues from it bit-identically."""
+        try:
+            yield
+        except OSError as exc:
+            fault = os_fault(exc, f"training {self.rd.root}")
+            for t in trainers or [self]:
+                if t.world.writes:
+                    with contextlib.suppress(OSError):
+                        t.rd.write_status("failed", checkpoint_step(t.rd.checkpoint) or 0, t.cfg.steps,
+                                          error=str(fault))
+                t.close()
+            raise fault from None
 
     def begin(self) -> None:
         """Mark the run as running and start its first log window's clock."""
@@ -140,6 +178,7 @@ class Trainer:
         self.last: dict[str, float | None] = {}
         self.status, self.status_extra = "completed", {}
         self.final_eval: dict[str, Any] | None = None  # the evaluation at the last step
+        self.tracking.start(self.rd.root, self.cfg.to_dict(), self.resume_step)
         self.t0 = time.perf_counter()
 
     def end_step(self, row: torch.Tensor, diag: torch.Tensor | None = None, bar: Progress | None = None,
@@ -161,13 +200,16 @@ class Trainer:
             values = window.means().tolist()  # the host sync of a window
             elapsed = time.perf_counter() - self.t0
             rate = window.n / elapsed if elapsed > 0 else None
-            self.last = last = {**dict(zip(self.log_names, values)), **self.technique_logs()}
+            lr_g, lr_d = self.stepper.learning_rates(self.step - 1)  # those of the window's last step
+            self.last = last = {**dict(zip(self.log_names, values)), "lr_g": lr_g, "lr_d": lr_d,
+                                **self.technique_logs()}
             if cfg.diag_every > 1:  # with 1, every step is measured (and rows are 0.2's)
                 last["diag/steps"] = window.diag_n
             # strict JSON: a non-finite value is written as null and named in "nonfinite"
             if self.world.writes:
-                append_jsonl(rd.metrics, {"step": self.step, **last, "steps_per_s": rate,
-                                          "time_s": elapsed})
+                row = {"step": self.step, **last, "steps_per_s": rate, "time_s": elapsed}
+                append_jsonl(rd.metrics, row)
+                self.tracking.log_row(row)
             if bar is not None:
                 bar.show(last, rate or 0.0)
             finite = all(math.isfinite(v) for v in values)
@@ -211,6 +253,8 @@ class Trainer:
                 self.rd.write_eval(self.cfg, self.step, self.final_eval)
             self.rd.write_status(self.status, self.step, self.cfg.steps, **self.status_extra,
                                  **self.together())
+        self.tracking.finish(self.status)
+        self.close()
         return TrainResult(self.status, self.step, self.rd.root, self.last)
 
     def together(self) -> dict[str, list[int]]:
@@ -219,6 +263,14 @@ class Trainer:
         training alone only up to the order of floating-point sums, so re-running it
         bit-identically means re-running that group (``bench verify`` reads this)."""
         return {"trained_with": list(self.seed_group)} if self.seed_group else {}
+
+    def close(self) -> None:
+        """Give back the run directory's lock (``finish`` does; so does an error)."""
+        if getattr(self, "tracking", None) is not None:  # a run that stopped on an error
+            self.tracking.finish("failed")
+        lock, self.lock = getattr(self, "lock", None), None
+        if lock is not None:
+            release(lock)
 
     def weights_are_finite(self) -> bool:
         return all_finite(self.G, self.D, self.run.sampling_generator())
@@ -238,6 +290,7 @@ class Trainer:
         )
         row = {"step": self.step, "eval": result["metrics"], "eval_time_s": result["protocol"]["time_s"]}
         append_jsonl(self.rd.metrics, row)
+        self.tracking.log_row(row)
         if self.step == cfg.steps:
             self.final_eval = result
         return row
@@ -253,8 +306,9 @@ class Trainer:
         return out
 
     def save_samples(self) -> None:
-        save_samples(self.sample(self.preview_noise), self.dataset,
-                     self.rd.samples / f"step_{self.step:07d}.png", title=f"step {self.step}")
+        path = self.rd.samples / f"step_{self.step:07d}.png"
+        save_samples(self.sample(self.preview_noise), self.dataset, path, title=f"step {self.step}")
+        self.tracking.log_image(self.step, "samples", path)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -358,30 +412,67 @@ def train(
     *,
     resume: bool = False,
     progress: bool | None = None,
+    track: Sequence[str | Mapping[str, Any]] = (),
 ) -> TrainResult:
-    """Train one run into ``out``: config.json first, then metrics, checkpoints, samples."""
-    trainer = prepare(cfg, registry, out, resume=resume)
+    """Train one run into ``out``: config.json first, then metrics, checkpoints, samples.
+    ``track``: experiment trackers (``NAME[:key=value,...]``) that mirror what the run logs."""
+    trainer = prepare(cfg, registry, out, resume=resume, track=track)
     try:
         return trainer.fit(progress=progress)
+    except KeyboardInterrupt:
+        trainer.tracking.finish("interrupted")
+        raise
     except RuntimeError as exc:  # torch.compile fails in the first step, e.g. on a gradient penalty
         if not cfg.compile:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise UsageError(f"compile=true: torch.compile failed on this run ({type(exc).__name__}: {first}); "
                          "train it without compile, into a new --out") from None
+    finally:
+        trainer.close()
 
 
-def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool = False) -> Trainer:
-    """A trainer for ``out``, resumed from its checkpoint when asked, with config.json written."""
+def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool = False,
+            track: Sequence[str | Mapping[str, Any]] = ()) -> Trainer:
+    """A trainer for ``out``, resumed from its checkpoint when asked, with config.json written.
+    The writing process holds the run directory's lock (``ganagerie.locks``) from here until
+    the trainer's ``finish`` or ``close``: a second writer is refused in one line. ``track``
+    names the run's trackers (``ganagerie.train.tracking``); none is part of its config."""
+    tracking = Tracking.build(track, registry)  # a bad name is a usage error before anything runs
     rd = RunDir(Path(out))
     if rd.root.exists() and not rd.root.is_dir():
         raise UsageError(f"--out {rd.root} is a file; choose a directory")
+    rd.refuse_links()
+    _refuse_a_second_run(rd, resume)
+    trainer = Trainer(cfg, registry, rd.root)  # fails on bad data before anything is written
+    writes = trainer.world.writes  # under torchrun rank 0 alone, once every process checked --out
+    created = not rd.root.exists()
+    trainer.lock = acquire(rd.root, "`ganagerie train`", "wait for it, or train into another "
+                           "--out") if writes else None
+    try:
+        _refuse_a_second_run(rd, resume)  # again, now that no other writer can start one
+        resumed = resume and rd.config.exists()  # a run was begun here: its tracked run goes on
+        _start(trainer, cfg, rd, resume, writes)
+    except BaseException:
+        trainer.close()
+        if created and writes:  # nothing but the lock was written: leave no directory behind
+            with contextlib.suppress(OSError):
+                (rd.root / LOCK_FILE).unlink()
+                rd.root.rmdir()
+        raise
+    if writes:  # rank 0 alone tracks, as it alone writes
+        trainer.tracking, trainer.resume_step = tracking, (trainer.step if resumed else None)
+    return trainer
+
+
+def _refuse_a_second_run(rd: RunDir, resume: bool) -> None:
     if not resume and (rd.config.exists() or rd.checkpoint_dir.exists() or rd.metrics.exists()):
         raise UsageError(
             f"{rd.root} already holds a run; pass --resume to continue it or choose another --out"
         )
-    trainer = Trainer(cfg, registry, rd.root)  # fails on bad data before anything is written
-    writes = trainer.world.writes  # under torchrun rank 0 alone, once every process checked --out
+
+
+def _start(trainer: Trainer, cfg: RunConfig, rd: RunDir, resume: bool, writes: bool) -> None:
     trainer.world.barrier()
     if writes:
         _prepare_run_dir(rd)
@@ -395,7 +486,6 @@ def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool
     # several runs before training any, restores it for each
     trainer.rng_at_start = torch.get_rng_state()
     trainer.cuda_rng_at_start = torch.cuda.get_rng_state() if trainer.device.type == "cuda" else None
-    return trainer
 
 
 def _prepare_run_dir(rd: RunDir) -> None:

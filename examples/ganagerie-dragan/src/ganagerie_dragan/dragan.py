@@ -30,7 +30,6 @@ What this follows, and where it departs:
 from __future__ import annotations
 
 import torch
-from ganagerie import hookimpl
 from ganagerie.components import DStep, Technique
 from torch import Tensor
 
@@ -73,13 +72,3 @@ def dragan_preset() -> dict:
         "betas_g": [0.5, 0.9],
         "betas_d": [0.5, 0.9],
     }
-
-
-@hookimpl
-def register_regularizers(register):
-    register("dragan", DraganPenalty)
-
-
-@hookimpl
-def register_variants(register):
-    register("dragan", dragan_preset)

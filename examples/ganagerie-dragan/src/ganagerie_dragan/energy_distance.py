@@ -27,7 +27,6 @@ are computed exactly (no matrix-product shortcut), in float64, in blocks of rows
 from __future__ import annotations
 
 import torch
-from ganagerie import hookimpl
 from ganagerie.components import Dataset, Metric
 from torch import Tensor
 
@@ -98,8 +97,3 @@ class EnergyDistance(Metric):
                 "real": "the test split, a seeded random subset without replacement",
                 "n_real": None if self.real is None else self.real.shape[0],
                 "n_generated": sum(f.shape[0] for f in self.fake)}
-
-
-@hookimpl
-def register_metrics(register):
-    register("energy-distance", EnergyDistance)

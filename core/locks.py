@@ -31,10 +31,11 @@ LOCK_FILE = ".lock"
 _HELD: dict[Path, list] = {}
 
 
-def acquire(directory: Path, what: str, hint: str) -> Path:
+def acquire(directory: Path, what: str, hint: str, wait: bool = False) -> Path:
     """Take ``directory``'s lock (re-entrant in this process); ``what`` names the kind of
-    writer in the refusal (``ganagerie train``), ``hint`` says what to do instead. Returns
-    the key to ``release`` it with."""
+    writer in the refusal (``ganagerie train``), ``hint`` says what to do instead. With
+    ``wait`` a held lock is waited for instead of refused (a cache that another process is
+    filling). Returns the key to ``release`` it with."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -50,9 +51,10 @@ def acquire(directory: Path, what: str, hint: str) -> Path:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
-        raise UsageError(f"cannot write to {directory} ({exc.strerror or exc}); choose another --out") from None
+        raise UsageError(f"cannot write to {directory} ({exc.strerror or exc}); "
+                         "choose another --out") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
@@ -82,8 +84,8 @@ def release(key: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(directory: Path, what: str, hint: str) -> Iterator[None]:
-    key = acquire(directory, what, hint)
+def locked(directory: Path, what: str, hint: str, wait: bool = False) -> Iterator[None]:
+    key = acquire(directory, what, hint, wait)
     try:
         yield
     finally:

@@ -38,7 +38,8 @@ def load_generator(
         load_module_state(run.discriminator, state["discriminator"], "discriminator")
         run.load_technique_state(state.get("techniques") or {})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise UsageError(f"{rd.checkpoint} does not fit the run's config ({type(exc).__name__}: {str(exc)[:200]}); was "
+        raise UsageError(f"{rd.checkpoint} does not fit the run's config "
+                         f"({type(exc).__name__}: {str(exc)[:200]}); was "
                          "config.json edited? rerun the run into a new --out") from None
     generator = run.sampling_generator().eval()
     if not all_finite(generator):

@@ -13,8 +13,13 @@ from ganagerie.plugin_loader import get_registry
 
 @pytest.fixture(scope="session", autouse=True)
 def ganagerie_cache(tmp_path_factory):
-    """One cache for the session (the digits classifier trains once); never the user's ~/.cache."""
-    path = tmp_path_factory.getbasetemp() / "ganagerie-cache"
+    """One cache for the session (the digits classifier trains once, shared by pytest-xdist's
+    workers, which wait for each other's training through the cache's lock); never the
+    user's ~/.cache."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the workers' basetemps are siblings below one run directory
+    path = base / "ganagerie-cache"
     old = os.environ.get("GANAGERIE_CACHE")
     os.environ["GANAGERIE_CACHE"] = str(path)
     yield path

@@ -332,7 +332,8 @@ def test_cells_stay_in_the_recorded_range_and_the_baseline_comparisons_are_writt
     found = {c["variant"]: c for c in ds["baseline"]["comparisons"]["modes"]}
     assert found["wgan-gp"]["verdict"] == "worse" and found["sngan"]["verdict"] == "not decided"
     text = baseline_blocks(ds["baseline"], ds["metrics"])[0].text
-    assert text.startswith("Against the baseline vanilla: wgan-gp is worse than vanilla on modes (by -5 ± 4, p (Holm) = 0.03")
+    assert text.startswith("Against the baseline vanilla: wgan-gp is worse than vanilla on modes "
+                           "(by -5 ± 4, p (Holm) = 0.03")
     assert text.endswith("The other comparison is not decided.")
     # an evaluation that recorded no range (before ranges existed): the plain t-interval
     old = summarize_dataset([_record(r["variant"], r["seed"], r["metrics"]["modes"], ranges=False)
@@ -344,7 +345,8 @@ def test_a_suite_baseline_must_be_one_of_its_variants():
     from ganagerie.bench.suite import parse_suite
     from ganagerie.errors import UsageError
 
-    suite = parse_suite('variants = ["vanilla", "wgan-gp"]\nbaseline = "vanilla"\ndatasets = ["ring8"]', "s.toml")
+    suite = parse_suite('variants = ["vanilla", "wgan-gp"]\nbaseline = "vanilla"\ndatasets = ["ring8"]',
+                        "s.toml")
     assert suite.baseline == "vanilla"
     with pytest.raises(UsageError, match="baseline 'vanila' is not one of the suite's variants"):
         parse_suite('variants = ["vanilla"]\nbaseline = "vanila"\ndatasets = ["ring8"]', "s.toml")

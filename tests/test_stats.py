@@ -207,7 +207,8 @@ def test_bench_plan_lines_from_a_pilot(tmp_path, registry):
         "suite": {"name": "pilot", "origin": "pilot.toml", "source": suite}, "options": {},
         "threads": 1, "environment": {}, "runs": runs, "datasets": {}, "content_hash": "x"}))
     lines = plan_seeds(tmp_path, registry)
-    assert lines[0].startswith("ring8 modes: a vs vanilla, 5 seeds") and "worse; these seeds detect d_z >= " in lines[0]
+    assert lines[0].startswith("ring8 modes: a vs vanilla, 5 seeds")
+    assert "worse; these seeds detect d_z >= " in lines[0]
     assert lines[1].startswith("ring8 modes: b vs vanilla") and lines[1].endswith("seeds for 80% power")
     assert lines[2].endswith("no plan: more than 1000 seeds, or no difference seen")
     assert lines[-1].startswith("the largest of these plans: ")

@@ -333,7 +333,8 @@ def ranking_text(ranking: dict[str, Any], order: list[str]) -> str:
         shown = [f"{p['better']} above {p['b'] if p['better'] == p['a'] else p['a']} "
                  f"(p (Holm) = {fmt(p['p_holm'])})" for p in decided]
         rest = len(ranking["pairs"]) - len(decided)
-        text = head + "; ".join(shown) + f". The other {rest} of {len(ranking['pairs'])} pairs are not decided."
+        text = (head + "; ".join(shown)
+                + f". The other {rest} of {len(ranking['pairs'])} pairs are not decided.")
     else:
         text = head + f"none of the {len(ranking['pairs'])} pairs is decided; every variant ranks first."
     if ranking["unranked"]:

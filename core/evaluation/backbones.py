@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import locks
 from ..components import Dataset, DataSplit, Metric
 from ..errors import UsageError
 from ..files import write_with
@@ -295,11 +296,17 @@ def classifier_backbone(dataset: Dataset, key: str | None = None) -> Backbone:
     net = DomainClassifier(tuple(base.shape), base.num_classes)
     info = _read_cached(path, net, key)
     if info is None:
-        net, info = train_classifier(base.load("train"), base.load("test"), tuple(base.shape),
-                                     base.num_classes)
-        info = {**info, "key": key[:16]}
-        state = {"version": CLASSIFIER_VERSION, "key": key, "info": info, "state_dict": net.state_dict()}
-        write_with(path, lambda fh: torch.save(state, fh))
+        # two processes that need one classifier (bench workers, two evals) train it once:
+        # the second waits for the first's cache file
+        with locks.locked(path.parent, "classifier training", "", wait=True):
+            info = _read_cached(path, net, key)
+            if info is None:
+                net, info = train_classifier(base.load("train"), base.load("test"), tuple(base.shape),
+                                             base.num_classes)
+                info = {**info, "key": key[:16]}
+                state = {"version": CLASSIFIER_VERSION, "key": key, "info": info,
+                         "state_dict": net.state_dict()}
+                write_with(path, lambda fh: torch.save(state, fh))
     backbone: Backbone = ClassifierBackbone(net, info)
     if dataset.stacked_from is not None:
         groups = dataset.shape[0] // base.shape[0]

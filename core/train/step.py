@@ -376,7 +376,8 @@ def _separation(real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
     real_out, fake_out = real_out.float(), fake_out.float()
     real_mean, fake_mean = real_out.mean(-1, keepdim=True), fake_out.mean(-1, keepdim=True)
     middle = torch.lerp(real_mean, fake_mean, 0.5)
-    right = (real_out > middle).sum(-1) / (2 * real_out.shape[-1]) + (fake_out < middle).sum(-1) / (2 * fake_out.shape[-1])
+    right = ((real_out > middle).sum(-1) / (2 * real_out.shape[-1])
+             + (fake_out < middle).sum(-1) / (2 * fake_out.shape[-1]))
     return (real_mean - fake_mean).squeeze(-1), right
 
 

@@ -1,4 +1,5 @@
-"""Start-up time of the commands that only read names: ``--help``, ``list``, ``plugins``, ``bench list``.
+"""Start-up time of the commands that only read names: ``--help``, ``list`` (``--json`` too),
+``plugins``, ``bench list``.
 
     python benchmarks/startup.py [--repeats 5] [--bare]
 
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganagerie-dragan"
-COMMANDS = (["--help"], ["list"], ["plugins"], ["bench", "list"])
+COMMANDS = (["--help"], ["list"], ["list", "--json"], ["plugins"], ["bench", "list"])
 PURELIB = "import sysconfig; print(sysconfig.get_path('purelib'))"
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import FaultError, UsageError, one_line, os_fault
+from .errors import FaultError, PluginFault, UsageError, one_line, os_fault
+from .evaluation.protocols import PROTOCOLS
 
 
 def _registry():
@@ -37,16 +38,26 @@ def _registry():
     return registry
 
 
+def _slow_plugins() -> None:
+    """A ``note:`` line for each plugin that is slow to import (``list``, ``plugins``)."""
+    from .plugin_loader import get_plugins
+
+    for line in get_plugins().slow_imports():
+        click.echo(f"note: {line}", err=True)
+
+
 @contextlib.contextmanager
 def _warnings_as_lines() -> Iterator[None]:
-    """Show ganagerie's own warnings (a tracker that failed) as one ``warning:`` line each."""
+    """Show ganagerie's own warnings (a tracker that failed, a plugin that changed global state
+    when a run imported it) as one ``warning:`` line each."""
+    from .plugin_imports import PluginLoadWarning
     from .train.tracking import TrackerWarning
 
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, TrackerWarning):
+            if issubclass(category, (TrackerWarning, PluginLoadWarning)):
                 click.echo(f"warning: {message}", err=True)
             else:
                 shown(message, category, filename, lineno, file, line)
@@ -97,6 +108,7 @@ def list_cmd(kind: str | None, as_json: bool, markdown: bool) -> None:
     from .registry import KINDS
 
     registry = _registry()
+    _slow_plugins()
     kinds = list(KINDS)
     if kind is not None:
         singular = {plural: k for k, plural in KINDS.items()}
@@ -134,6 +146,7 @@ def plugins_cmd(as_json: bool) -> None:
     from .plugin_loader import get_plugins
 
     _registry()  # shows plugin warnings once
+    _slow_plugins()
     described = get_plugins().describe()
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -166,7 +179,7 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="Train from a config.json (e.g. another run's) instead of flags.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--data-root", help="Where torchvision datasets live.")
+@click.option("--data-root", help="Where datasets that read files find them (sets GANAGERIE_DATA).")
 @click.option("--download", is_flag=True, help="Allow torchvision datasets to download.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--eval-every", type=int, help="Score the generator every N steps and at the end "
@@ -192,10 +205,7 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
     from .train.trainer import train, with_steps
 
     # where data lives and whether it may be downloaded: the command line or the environment only
-    if kw["data_root"] is not None:
-        if not kw["data_root"].strip():
-            raise UsageError("--data-root is empty; give the directory that holds the data")
-        os.environ["GANAGERIE_DATA"] = kw["data_root"]
+    _use_data_root(kw["data_root"])
     if kw["download"]:
         os.environ["GANAGERIE_DOWNLOAD"] = "1"
     for flag in ("variant", "dataset", "loss", "arch", "device", "eval_metrics"):
@@ -254,18 +264,36 @@ def _train(ctx: click.Context, kw: dict, writes: bool) -> int:
     return 1 if result.status == "diverged" else 0
 
 
+def _use_data_root(value: str | None) -> None:
+    """``--data-root``: where datasets that read files find them, for this process and the
+    runs it starts (``GANAGERIE_DATA``); never from a file someone else wrote."""
+    if value is not None:
+        if not value.strip():
+            raise UsageError("--data-root is empty; give the directory that holds the data")
+        os.environ["GANAGERIE_DATA"] = value
+
+
+DATA_ROOT = click.option("--data-root", help="Where the run's dataset files live, if it reads files "
+                                             "(the --data-root it was trained with).")
+
+
 @cli.command("sample")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-n", "n", type=click.IntRange(1, 10_000), default=64, show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="PNG file to write.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
+@click.option("--class", "label", type=int,
+              help="Draw only class K (0-based), from a conditional generator.")
+@DATA_ROOT
+def sample_cmd(run_dir: Path, n: int, output: Path, seed: int, label: int | None,
+               data_root: str | None) -> None:
     """Draw samples from a trained run into a PNG (image grid or scatter plot)."""
     from .runs import sample_run
 
-    sample_run(run_dir, _registry(), n, output, seed)
-    click.echo(f"wrote {n} samples to {output}")
+    _use_data_root(data_root)
+    sample_run(run_dir, _registry(), n, output, seed, label)
+    click.echo(f"wrote {n} samples{'' if label is None else f' of class {label}'} to {output}")
 
 
 @cli.command("eval")
@@ -278,16 +306,25 @@ def sample_cmd(run_dir: Path, n: int, output: Path, seed: int) -> None:
 @click.option("--backbone", type=click.Choice(["auto", "classifier", "inception"]), default="auto",
               show_default=True, help="Feature network of image metrics.")
 @click.option("--inception-weights", help="The FID Inception weights file (no download ever).")
+@click.option("--fid-protocol", type=click.Choice(list(PROTOCOLS)),
+              help="Named protocol of FID, KID, IS and fid-infinity: real split, sample count, "
+              "resize and quantisation (benchmarks/README.md). Default: each metric's own.")
+@click.option("--latents", type=click.Choice(["random", "sobol"]), default="random", show_default=True,
+              help="Noise of the generated samples: the prior, or scrambled Sobol points through it.")
 @click.option("--device", help="cpu, cuda or cuda:N. Default: the run's, when available.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@DATA_ROOT
 def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: int | None, backbone: str,
-             inception_weights: str | None, device: str | None, as_json: bool) -> None:
+             inception_weights: str | None, fid_protocol: str | None, latents: str, device: str | None,
+             as_json: bool, data_root: str | None) -> None:
     """Score a trained run with metric plugins and write RUN_DIR/eval.json."""
     from .runs import EVAL_FILE, evaluate_run
 
+    _use_data_root(data_root)
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_run(run_dir, _registry(), names, n_samples, seed, device=device,
-                          backbone=backbone, inception_weights=inception_weights)
+                          backbone=backbone, inception_weights=inception_weights,
+                          protocol=fid_protocol, latents=latents)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -296,6 +333,10 @@ def eval_cmd(run_dir: Path, metrics: str | None, n_samples: int | None, seed: in
     proto = result["protocol"]
     for line in _feature_networks(proto["metrics"]):
         click.echo(line)
+    for name, entry in proto["metrics"].items():
+        differs = entry.get("differs_from_protocol") if isinstance(entry, dict) else None
+        if differs:
+            click.echo(f"{name} not as protocol {entry['fid_protocol']['name']}: {'; '.join(differs)}")
     click.echo(f"({proto['n_generated']} generated samples, seed {proto['seed']}, {proto['device']}, "
                f"{proto['time_s']:.1f}s) -> {Path(run_dir) / EVAL_FILE}")
 
@@ -318,7 +359,8 @@ def _feature_networks(metrics: dict[str, Any]) -> list[str]:
             if info.get("weights"):
                 what += f", weights {info['weights']}"
         elif info.get("name") == "inception":
-            what = f"FID Inception ({info.get('weights')})"
+            what = f"FID Inception ({info.get('weights')}, resize {info.get('resize')}" + (
+                ", 8-bit input)" if info.get("quantise") else ", float input)")
         else:
             what = str(info.get("name"))
         lines.append(f"features for {', '.join(names)}: {what}")
@@ -371,22 +413,32 @@ def bench_list_cmd(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--track", "track", multiple=True,
               help="Mirror the run to an experiment tracker, outside the run directory: "
                    "NAME[:key=value,...]; repeatable (ganagerie list trackers).")
+@click.option("--data-root", help="Where the suite's datasets that read files find them (sets "
+                                  "GANAGERIE_DATA); local runs only.")
+@click.option("--yes", is_flag=True, help="Start a benchmark of more than 1,000 runs.")
 def bench_run_cmd(suite: str, out: Path | None, seeds: int | None, jobs: int | None,
                   threads: int | None, steps: int | None, sets: tuple[str, ...], executor: str,
                   address: str | None, batch_seeds: str | None, quiet: bool,
-                  track: tuple[str, ...]) -> int:
+                  track: tuple[str, ...], data_root: str | None, yes: bool) -> int:
     """Run a suite (built-in name or .toml path) and write report.md, report.html, results.json."""
     from .bench.harness import outcome_summary, run_suite
     from .bench.suite import load_suite
 
+    _use_data_root(data_root)  # the worker processes inherit it
     parsed = load_suite(suite)
     out = out or Path("runs") / "bench" / parsed.name
     if address and executor != "ray":
         raise UsageError("--address names a Ray cluster; add --executor ray")
+    options = dict(seeds=seeds, steps=steps, sets=sets, jobs=jobs, threads=threads,
+                   progress=False if quiet else None, executor=executor, address=address,
+                   batch_seeds=batch_seeds, track=track)
     with _warnings_as_lines():
-        outcomes = run_suite(parsed, out, _registry(), seeds=seeds, steps=steps, sets=sets, jobs=jobs,
-                             threads=threads, progress=False if quiet else None, executor=executor,
-                             address=address, batch_seeds=batch_seeds, track=track)
+        if parsed.search is not None:
+            from .bench.search import run_search  # Optuna: an optional extra, imported when used
+
+            outcomes = run_search(parsed, out, _registry(), **options)
+        else:
+            outcomes = run_suite(parsed, out, _registry(), **options, yes=yes)
     for o in outcomes:
         if o.status == "failed":
             click.echo(f"failed: {o.key}: {o.error}", err=True)
@@ -434,11 +486,14 @@ def bench_plan_cmd(report_dir: Path, baseline: str | None) -> int:
 @click.option("--out", type=click.Path(path_type=Path), help="Where to re-run. Default: a temp dir.")
 @click.option("--jobs", type=int, help="Runs in parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--data-root", help="Where your copy of the runs' dataset files is, for datasets that "
+                                  "read files (sets GANAGERIE_DATA).")
 def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, jobs: int | None,
-                     quiet: bool) -> int:
+                     quiet: bool, data_root: str | None) -> int:
     """Re-run the runs recorded in a report's results.json and print what differs."""
     from .bench.verify import verify
 
+    _use_data_root(data_root)
     differences, where, n = verify(report_dir, _registry(), runs=runs, out=out, jobs=jobs,
                                    progress=False if quiet else None)
     for line in differences:
@@ -454,9 +509,10 @@ def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point. Exit codes: 0 done; 1 a run diverged, runs failed or verify found
-    differences; 2 a usage error (bad input), one line on stderr; 3 a fault of the machine
-    (disk full, read-only, permissions), one line on stderr; 130 interrupted."""
+    """Entry point. Exit codes: 0 done; 1 a run diverged, runs failed, a plugin broke its
+    contract (one line naming it) or verify found differences; 2 a usage error (bad input),
+    one line on stderr; 3 a fault of the machine (disk full, read-only, permissions), one
+    line on stderr; 130 interrupted."""
     try:
         rv = cli.main(args=argv, prog_name="ganagerie", standalone_mode=False)
     except click.UsageError as exc:
@@ -474,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     except FaultError as exc:
         click.echo(f"error: {one_line(str(exc))}", err=True)
         return 3
+    except PluginFault as exc:  # a component broke its contract: the run failed, its plugin is named
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        return 1
     except OSError as exc:  # the disk's fault anywhere else (eval, sample, report)
         click.echo(f"error: {one_line(str(os_fault(exc)))}", err=True)
         return 3

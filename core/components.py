@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .errors import PluginFault
+
 
 class Prior:
     """The noise distribution ``z`` is drawn from; the standard normal unless replaced."""
@@ -44,6 +46,12 @@ class Prior:
         if generator is not None and generator.device != device:
             return torch.randn(n, dim, generator=generator).to(device)
         return torch.randn(n, dim, generator=generator, device=device)
+
+    def quantile(self, u: Tensor) -> Tensor:
+        """The latents at probabilities ``u`` in (0, 1), coordinate by coordinate (the inverse
+        CDF); quasi-random evaluation latents (``ganagerie eval --latents sobol``) go through it.
+        A prior that replaces ``sample`` replaces this too, or has no quasi-random latents."""
+        return torch.special.ndtri(u)
 
     def sample_labels(self, n: int, num_classes: int, device: torch.device) -> Tensor:
         """The classes ``[n]`` a conditional generator is asked for in training: uniform over
@@ -83,6 +91,12 @@ class Discriminator(nn.Module):
     ``features(x, y)``, ``classify(h, y)`` and ``D(x, y)`` (a projection discriminator reads
     them in ``classify``). The trainer passes the real batch's labels and the labels G was
     asked for.
+
+    A discriminator with an auxiliary classifier (ACGAN) also has ``class_logits(h)``: logits
+    ``[B, num_classes]`` over the classes from the same features ``[B, F]`` (the
+    ``aux-classifier`` technique reads it; one that lacks it has no such method). One for
+    ReACGAN's D2D-CE (the ``d2d-ce`` technique) has ``class_embedding(h)`` ``[B, E]``, a linear
+    head on those features, and ``class_proxies()`` ``[K, E]``, one learned vector per class.
     """
 
     #: whether ``features``, ``classify`` and ``forward`` take the samples' classes
@@ -155,7 +169,7 @@ class DStep(_Batch):
     """What a technique sees during a discriminator update.
 
     ``real``/``fake`` are the samples; ``real_input``/``fake_input`` are what D was given
-    after the run's input transforms (the same tensors when there are none).
+    after the run's input transforms (the same tensors when there are none, and by default).
     """
 
     generator: Generator
@@ -179,6 +193,11 @@ class DStep(_Batch):
     #: the update's training-health values (``ganagerie.train.step.DIAGNOSTICS``), when measured
     diag: Tensor | None = None
 
+    def __post_init__(self) -> None:
+        # a context built by hand (a plugin's test) means D saw the samples themselves
+        self.real_input = self.real if self.real_input is None else self.real_input
+        self.fake_input = self.fake if self.fake_input is None else self.fake_input
+
 
 @dataclass
 class GStep(_Batch):
@@ -200,6 +219,9 @@ class GStep(_Batch):
     real_labels: Tensor | None = None
     fake_labels: Tensor | None = None
     diag: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.fake_input = self.fake if self.fake_input is None else self.fake_input
 
 
 class Technique:
@@ -291,7 +313,7 @@ class Technique:
         """Restore ``state_dict``'s output on resume."""
 
 
-#: the name techniques are registered under (``--reg``); the two names are one contract
+#: 0.1's name of ``Technique``, kept so that 0.1 plugins import unchanged; documented nowhere
 Regularizer = Technique
 
 #: the extension points of a technique, in the order the trainer reaches them
@@ -377,7 +399,11 @@ class Schedule(ABC):
 
 
 class Architecture(ABC):
-    """Builds a generator and a discriminator for data of a given shape."""
+    """Builds a generator and a discriminator for data of a given shape.
+
+    A ``build`` that also takes ``num_classes`` is told the dataset's number of classes (None
+    for unlabelled data); conditional networks size their class embeddings by it.
+    """
 
     @abstractmethod
     def build(self, shape: tuple[int, ...]) -> tuple[Generator, Discriminator]:
@@ -412,6 +438,11 @@ class Dataset(ABC):
     def load(self, split: str = "train") -> DataSplit:
         """Load a split ("train" or "test")."""
 
+    def protocol(self) -> dict[str, Any]:
+        """How the samples were made where the options do not say it (the size, filter and
+        digest of the user's resized images); every evaluation records it. The default: {}."""
+        return {}
+
     @property
     def is_image(self) -> bool:
         return len(self.shape) == 3
@@ -426,7 +457,8 @@ class Metric(ABC):
     A fresh instance is built for every evaluation; construction must stay cheap.
     ``setup``, ``update`` and ``compute`` run under ``torch.no_grad`` with a seeded global RNG.
     A factory option named ``backbone`` or ``inception_weights`` receives the evaluation's
-    choice of feature network (see ``ganagerie.evaluation.backbones``).
+    choice of feature network (see ``ganagerie.evaluation.backbones``), one named ``protocol``
+    its named FID protocol (``ganagerie.evaluation.protocols``).
     """
 
     #: generated samples its published protocol uses; an evaluation draws the largest
@@ -434,6 +466,14 @@ class Metric(ABC):
     n_samples: int = 10_000
     #: what a dataset needs for this metric to apply, in words (for error messages)
     needs: str = ""
+    #: whether an evaluation that names no metrics scores it where it applies; False for a
+    #: metric asked for by name only (``fid-infinity``: 15 FIDs on 50,000 samples)
+    by_default: bool = True
+    #: whether it scores samples by the classes they were asked for: ``update(fake, labels)``
+    #: then also receives those classes (long, ``[B]``; the evaluation asks class ``i % K`` of
+    #: sample ``i``, every class equally). It applies to a conditional generator only; an
+    #: evaluation of an unconditional one refuses it in one line.
+    conditional: bool = False
     #: the range of each value that has one, ``{value: (low, high)}`` with None for an open
     #: side (FID: ``(0, None)``); a benchmark's interval over seeds never leaves it.
     #: ``value_ranges`` may narrow it once the metric has seen its dataset.
@@ -453,7 +493,7 @@ class Metric(ABC):
 
     @abstractmethod
     def update(self, fake: Tensor) -> None:
-        """Accumulate a batch of generated samples."""
+        """Accumulate a batch of generated samples (and their classes, for a ``conditional`` metric)."""
 
     @abstractmethod
     def compute(self) -> dict[str, float]:
@@ -498,6 +538,33 @@ class Tracker(ABC):
     @abstractmethod
     def finish(self, status: str) -> None:
         """The run ended (``completed``, ``diverged``, ``failed`` or ``interrupted``): flush, close."""
+
+
+def describe_value(value: Any) -> str:
+    """What a component returned, for a message: a tensor's dtype and shape, else its type and
+    the start of its repr (no host sync: a tensor's values are never read)."""
+    if isinstance(value, Tensor):
+        return f"a tensor of dtype {str(value.dtype).removeprefix('torch.')} and shape {tuple(value.shape)}"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown[:60]}{'...' if len(shown) > 60 else ''}"
+
+
+def expect_tensor(value: Any, kind: str, name: str, what: str, *, dims: int | None = None,
+                  shape: tuple[int, ...] | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    """``value`` where it is a floating-point tensor (of ``dims`` dimensions, of ``shape``, of
+    ``dtype``) as the contract says; else a ``PluginFault`` naming the component and what it
+    returned. Reads metadata only: no host sync inside the step."""
+    if (isinstance(value, Tensor) and value.is_floating_point()
+            and (dims is None or value.dim() == dims)
+            and (shape is None or tuple(value.shape) == tuple(shape))
+            and (dtype is None or value.dtype == dtype)):
+        return value
+    if shape is not None:
+        want = "a scalar tensor" if not shape else f"a tensor of shape {tuple(shape)}"
+    else:
+        want = f"a tensor of {dims} dimension{'s' if dims != 1 else ''}" if dims is not None else "a tensor"
+    want = f"{want} of floats" if dtype is None else f"{want} of {str(dtype).removeprefix('torch.')}"
+    raise PluginFault(kind, name, f"{what} returned {describe_value(value)}, not {want}")
 
 
 def generator_loss(loss: Any) -> Callable[[Tensor, Tensor | None], Tensor]:

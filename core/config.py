@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import schemas
 from .errors import UsageError, did_you_mean
 from .evaluation.select import resolve_eval
-from .files import read_json
 from .registry import ComponentSpec, Registry, check_name
 from .values import coerce_like, parse_value
 
@@ -434,13 +434,11 @@ def load_config(path: str | Path) -> RunConfig:
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a config.json file (e.g. {path / 'config.json'})")
     try:
-        data = read_json(path)
+        data = schemas.read(path, schemas.Config)
     except FileNotFoundError:
         raise UsageError(f"no config at {path}; pass a run directory or its config.json") from None
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise UsageError(f"{path} is not valid JSON ({str(exc)[:200]}); restore it from the run") from None
+    except ValueError as exc:  # not JSON, or not an object of fields (schemas.Config)
+        raise UsageError(f"{str(exc)[:600]}; restore it from the run") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror}); give a readable config.json") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} does not hold a run config")
     return RunConfig.from_dict(data)

@@ -15,6 +15,23 @@ class FaultError(Exception):
     not the input: the CLI says it in one line with exit code 3."""
 
 
+class PluginFault(Exception):
+    """A component broke its contract, at build or at run time: its code raised, or it returned
+    what its contract does not allow (a loss that is not a scalar tensor, a metric value that is
+    not a number). The plugin's fault, not the user's nor the machine's: one line naming the
+    component, its plugin and distribution, and what it did; a run it happens in is ``failed``
+    with that line, and the CLI says it with exit code 1.
+
+    Raised where the return value is checked with ``kind``, ``name`` and ``what``; the driver
+    of the run (``Registry.blame``) rewrites it with the plugin that provides the component."""
+
+    def __init__(self, kind: str, name: str, what: str, plugin: str | None = None):
+        self.kind, self.name, self.what, self.plugin = kind, name, what, plugin
+        who = f" of {plugin}" if plugin else ""
+        super().__init__(one_line(f"{kind} '{name}'{who} {what}; the fault is the plugin's: "
+                                  "report it to its authors, or use another component"))
+
+
 def os_fault(exc: OSError, doing: str = "") -> FaultError:
     """One line for an ``OSError``: the path, the cause, what to do."""
     import errno

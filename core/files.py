@@ -146,8 +146,9 @@ def read_json(path: str | Path, limit: int = MAX_READ_BYTES) -> Any:
     return loads_json(read_text(path, limit), str(path))
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """A JSON-lines file of objects, ignoring a torn last line left by a killed process. A bad
+def read_jsonl(path: str | Path, check: Callable[[Any, str], Any] | None = None) -> list[dict[str, Any]]:
+    """A JSON-lines file of objects, each passed through ``check(row, where)`` (a schema's,
+    raising ``UnreadableFile``), ignoring a torn last line left by a killed process. A bad
     line before the last is damage, not a tear: ``UnreadableFile`` naming its line number (a
     resume must never rewrite the file into less)."""
     try:
@@ -160,11 +161,15 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             row = loads_json(line, f"{path} line {number}")
             if not isinstance(row, dict):
                 raise UnreadableFile(f"{path} line {number} is not a JSON object")
-        except UnreadableFile:
+            if check is not None:
+                check(row, f"{path} line {number}")
+        except UnreadableFile as exc:
             if number == len(lines):
                 break  # torn by a kill mid-write
-            raise UnreadableFile(f"{path} line {number} of {len(lines)} is damaged; restore the "
-                                 "file, or move it aside to keep its rows and start a new log") from None
+            why = str(exc).removeprefix(f"{path} line {number} ")[:400]  # "is not ..."
+            raise UnreadableFile(f"{path} line {number} of {len(lines)} {why}: the log is damaged; "
+                                 "restore the file, or move it aside to keep its rows and start a "
+                                 "new log") from None
         rows.append(row)
     return rows
 

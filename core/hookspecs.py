@@ -32,10 +32,54 @@ warning an error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("ganagerie")
 hookimpl = pluggy.HookimplMarker("ganagerie")
+
+
+@dataclass(frozen=True)
+class ExtensionPoint:
+    """One kind of component a plugin registers. ``EXTENSION_POINTS`` is the one list of them:
+    the registry's kinds, the plugin manager's hooks, the conformance kit's kinds and
+    docs/plugins.md's hook table are all derived from it (a test compares the table)."""
+
+    #: the kind as code and ``check_component`` name it: ``loss``
+    kind: str
+    #: the kind as users list it (``ganagerie list losses``); the hook is ``register_<plural>``
+    plural: str
+    #: the class of ``ganagerie.components`` its factories return, or None (a preset's dict)
+    contract: str | None
+    #: the docs/plugins.md section (anchor) that describes what its factories return
+    section: str
+    #: how a user chooses one
+    used_as: str
+
+    @property
+    def hook(self) -> str:
+        return f"register_{self.plural}"
+
+
+# the techniques that needed each point are docs/plugins.md's to name: core names none
+EXTENSION_POINTS = (
+    ExtensionPoint("loss", "losses", "Loss", "loss", "`--loss NAME`"),
+    ExtensionPoint("regularizer", "regularizers", "Technique", "technique", "`--reg NAME[:k=v,...]`"),
+    ExtensionPoint("optimizer", "optimizers", "Optimizer", "optimizer",
+                   "`--set optimizer_d=NAME` (`optimizer_g`)"),
+    ExtensionPoint("schedule", "schedules", "Schedule", "schedule",
+                   "`--set schedule_g=NAME[:k=v,...]` (`schedule_d`)"),
+    ExtensionPoint("prior", "priors", "Prior", "prior", "`--set prior=NAME`"),
+    ExtensionPoint("architecture", "architectures", "Architecture",
+                   "architecture-generator-discriminator", "`--arch NAME`"),
+    ExtensionPoint("dataset", "datasets", "Dataset", "dataset", "`--dataset NAME`"),
+    ExtensionPoint("variant", "variants", None, "variant-presets", "`--variant NAME`"),
+    ExtensionPoint("metric", "metrics", "Metric", "metric",
+                   "`--eval-metrics NAME`, `ganagerie eval --metrics NAME`"),
+    ExtensionPoint("tracker", "trackers", "Tracker", "tracker",
+                   "`--track NAME[:k=v,...]` on `train` and `bench run`"),
+)
 
 
 @hookspec
@@ -109,3 +153,15 @@ def register_trackers(register):
     TensorBoard, MLflow and the like, outside the run directory; it changes nothing the run
     computes or writes. Import the tracker's library in ``start``, not at registration.
     """
+
+
+def _check_hooks() -> None:
+    """Every extension point has its hook below and every hook its extension point."""
+    hooks = {name for name, fn in globals().items() if hasattr(fn, "ganagerie_spec")}
+    listed = {point.hook for point in EXTENSION_POINTS}
+    if hooks != listed:
+        raise ImportError(f"ganagerie.hookspecs: hooks {sorted(hooks ^ listed)} are not both in "
+                          "EXTENSION_POINTS and defined as a hook")
+
+
+_check_hooks()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import os
-import warnings
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,19 +12,20 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import UsageError, did_you_mean
+from .errors import did_you_mean
+from .plugin_imports import (
+    PluginError,
+    PluginLoadWarning,
+    leaves_global_state,
+    plugin_warning,
+    strict_plugins,
+)
 from .registry import KINDS, Provenance, Registry
 
 ENTRY_POINT_GROUP = "ganagerie"
-
-
-class PluginLoadWarning(UserWarning):
-    """A plugin failed to load, clashed on a name or implements an unknown hook; the rest
-    of ganagerie goes on."""
-
-
-class PluginError(UsageError):
-    """A plugin problem under ``GANAGERIE_STRICT_PLUGINS=1``."""
+#: an entry point that takes longer than this to import is named by ``ganagerie list`` and
+#: ``ganagerie plugins``: every command waits for it
+SLOW_IMPORT_S = 0.5
 
 
 @dataclass
@@ -37,6 +37,14 @@ class LoadedPlugins:
     registry: Registry = field(default_factory=Registry)
     #: the plugins that registered at least one component (under their name or, lazily, another)
     registrars: set[str] = field(default_factory=set)
+    #: how long each entry point took to import, in seconds, by its description
+    import_s: dict[str, float] = field(default_factory=dict)
+
+    def slow_imports(self, threshold: float = SLOW_IMPORT_S) -> list[str]:
+        """One line for each entry point that took over ``threshold`` seconds to import."""
+        return [f"plugin {who} takes {seconds:.1f} s to import, which every ganagerie command "
+                "waits for; register its factories as \"module:attr\" (docs/plugins.md, "
+                "\"Registering lazily\")" for who, seconds in self.import_s.items() if seconds > threshold]
 
     def describe(self) -> list[dict[str, Any]]:
         """The loaded plugins, their versions and what each provides (``ganagerie plugins``).
@@ -75,7 +83,7 @@ def load_plugins(extra: Iterable[Any] = (), strict: bool | None = None) -> Loade
     naming it; with ``strict`` (or ``GANAGERIE_STRICT_PLUGINS=1``) a PluginError instead.
     """
     if strict is None:
-        strict = os.environ.get("GANAGERIE_STRICT_PLUGINS", "") not in ("", "0")
+        strict = strict_plugins()
     pm = pluggy.PluginManager("ganagerie")
     pm.add_hookspecs(hookspecs)
     loaded = LoadedPlugins(manager=pm)
@@ -84,12 +92,18 @@ def load_plugins(extra: Iterable[Any] = (), strict: bool | None = None) -> Loade
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
         prov = Provenance(ep.value, ep.dist.name if ep.dist else None,
                           ep.dist.version if ep.dist else None)
+        started = time.perf_counter()
         try:
-            module = ep.load()
+            with leaves_global_state(prov.describe(), strict):
+                module = ep.load()
+        except PluginError:
+            raise
         except Exception as exc:  # a broken third-party plugin must not break the rest
             warn(f"plugin {prov.describe()} failed to load and was skipped: "
                  f"{type(exc).__name__}: {exc}")
             continue
+        finally:
+            loaded.import_s[prov.describe()] = time.perf_counter() - started
         candidates.append((ep.value, prov, module))
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
@@ -110,7 +124,7 @@ def load_plugins(extra: Iterable[Any] = (), strict: bool | None = None) -> Loade
     return loaded
 
 
-_HOOKS = [n for n in dir(hookspecs) if n.startswith("register_")]
+_HOOKS = [point.hook for point in hookspecs.EXTENSION_POINTS]
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
@@ -120,9 +134,7 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
 
 
 def _warn(message: str, strict: bool) -> None:
-    if strict:
-        raise PluginError(f"{message} (GANAGERIE_STRICT_PLUGINS is set)")
-    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+    plugin_warning(message, strict, stacklevel=4)
 
 
 def _ep_key(ep: importlib.metadata.EntryPoint) -> tuple[bool, str, str]:
@@ -134,8 +146,9 @@ def _collect(loaded: LoadedPlugins, warn: Callable[[str], None]) -> None:
     """Call each registration hook once per plugin, in load order, recording who registered what."""
     pm = loaded.manager
     order = list(loaded.provenance)
-    for kind, plural in KINDS.items():
-        caller = getattr(pm.hook, f"register_{plural}")
+    for point in hookspecs.EXTENSION_POINTS:
+        kind, plural = point.kind, point.plural
+        caller = getattr(pm.hook, point.hook)
         for impl in sorted(caller.get_hookimpls(), key=lambda i: order.index(i.plugin_name)):
             prov = loaded.provenance[impl.plugin_name]
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import UsageError, did_you_mean
+from .errors import FaultError, PluginFault, UsageError, did_you_mean
+from .hookspecs import EXTENSION_POINTS
+from .plugin_imports import declared_options, leaves_global_state
 from .values import coerce_like, parse_assignments
 
-KINDS = {
-    "loss": "losses",
-    "regularizer": "regularizers",
-    "optimizer": "optimizers",
-    "schedule": "schedules",
-    "prior": "priors",
-    "architecture": "architectures",
-    "dataset": "datasets",
-    "variant": "variants",
-    "metric": "metrics",
-    "tracker": "trackers",
-}
+#: every kind and its plural, as ``ganagerie.hookspecs.EXTENSION_POINTS`` lists them
+KINDS = {point.kind: point.plural for point in EXTENSION_POINTS}
 
 
 @dataclass(frozen=True)
@@ -72,7 +65,15 @@ class Entry:
         return self.target
 
     def options(self) -> dict[str, Any]:
-        """The factory's keyword options and their defaults (``inspect.Parameter.empty`` if none)."""
+        """The factory's keyword options and their defaults (``inspect.Parameter.empty`` if none).
+
+        A factory not imported yet is read from its source where its signature holds only
+        literals (``ganagerie list --json`` then imports no torch); else it is imported.
+        """
+        if isinstance(self.target, str):
+            declared = declared_options(self.target)
+            if declared is not None:
+                return dict(declared)
         params = inspect.signature(self.factory).parameters.values()
         return {
             p.name: p.default
@@ -95,13 +96,22 @@ class Entry:
         }
 
 
+def _is_core(module: str) -> bool:
+    """Whether ``module`` is ganagerie's own code, which is never a plugin's fault."""
+    return (module == "ganagerie" or module.startswith("ganagerie.")) and not (
+        module.startswith("ganagerie.plugins.") or module == "ganagerie.plugins")
+
+
 def _import_factory(target: str, entry: Entry) -> Callable[..., Any]:
     """Import ``"module:attr"``; a UsageError naming the component and its plugin otherwise."""
     module, _, attr = target.partition(":")
     try:
-        found: Any = importlib.import_module(module)
+        with leaves_global_state(entry.provenance.describe()):
+            found: Any = importlib.import_module(module)
         for part in attr.split("."):
             found = getattr(found, part)
+    except UsageError:  # the global state it changed, under GANAGERIE_STRICT_PLUGINS
+        raise
     except Exception as exc:  # any failure of a plugin's import is that plugin's, said in one line
         raise UsageError(f"{entry.kind} '{entry.name}' of {entry.provenance.describe()} cannot be "
                          f"imported from '{target}': {type(exc).__name__}: {exc}") from None
@@ -202,6 +212,51 @@ class Registry:
             return entry.factory(**options)
         except ValueError as exc:  # components reject bad option values with ValueError
             raise UsageError(f"{kind} '{name}': {exc}") from None
+        except Exception as exc:  # anything else the factory raised is its plugin's fault
+            fault = self.blame(exc, [(kind, name)])
+            if fault is None:
+                raise
+            raise fault from exc
+
+    def fault(self, kind: str, name: str, what: str) -> PluginFault:
+        """A PluginFault of component ``name`` that names the plugin providing it."""
+        try:
+            provider = self.get(kind, name).provenance.describe()
+        except UsageError:
+            provider = "an unknown plugin"
+        return PluginFault(kind, name, what, plugin=provider)
+
+    def blame(self, exc: BaseException, parts: Iterable[tuple[str, str]]) -> PluginFault | None:
+        """The plugin fault ``exc`` is, naming the component and the plugin that provides it:
+        a PluginFault raised where a returned value was checked, or an exception raised in the
+        code of one of ``parts`` (a run's components by kind and name: the innermost frame of
+        the traceback that is theirs). None for everything else: the user's input, the
+        machine's faults (disk, memory) and ganagerie's own code."""
+        if isinstance(exc, PluginFault):
+            return exc if exc.plugin else self.fault(exc.kind, exc.name, exc.what)
+        if (not isinstance(exc, Exception) or isinstance(exc, (UsageError, FaultError, OSError, MemoryError))
+                or type(exc).__name__ == "OutOfMemoryError"):  # torch's, a RuntimeError
+            return None
+        owners: dict[str, tuple[str, str]] = {}
+        for kind, name in parts:
+            try:
+                entry = self.get(kind, name)
+            except UsageError:
+                continue
+            target = entry.target
+            for module in (target.partition(":")[0] if isinstance(target, str)
+                           else getattr(target, "__module__", None), entry.provenance.plugin):
+                if module and not _is_core(module):
+                    owners.setdefault(module, (kind, name))
+        frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        for frame in reversed(frames):  # the innermost first
+            module = frame.f_globals.get("__name__") or ""
+            owner = next((o for m, o in owners.items() if module == m or module.startswith(m + ".")), None)
+            if owner is not None:
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                return self.fault(*owner, f"raised {type(exc).__name__}: {first} (in "
+                                          f"{frame.f_code.co_name}, {module})")
+        return None
 
     def check_options(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
         known = entry.options()

@@ -35,18 +35,20 @@ from typing import Any
 
 import torch
 
+from . import components as contracts
 from .bench.stats import range_bounds
 from .components import DStep, GStep, Technique, generator_loss, implements
 from .config import RunConfig, resolve_config
 from .errors import UsageError
 from .files import read_jsonl
+from .hookspecs import EXTENSION_POINTS
 from .plugin_loader import get_registry
 from .registry import KINDS, Registry
 from .train.batched import train_seeds, why_not
-from .train.build import build_run
+from .train.build import build_networks, build_run
 from .train.checkpoint import read_checkpoint, save_checkpoint
 from .train.rundir import RunDir
-from .train.step import measures_diagnostics
+from .train.step import _net_call, measures_diagnostics
 from .train.trainer import Trainer, prepare, train
 
 #: tiny runs on the built-in test beds: (dataset, run settings, settings of the default
@@ -55,6 +57,11 @@ TEST_BEDS = (
     ("ring8", ["dataset.n=512", "batch_size=32"],
      ["arch.g_width=16", "arch.d_width=16", "arch.g_depth=2", "arch.d_depth=2"]),
     ("digits", ["batch_size=32"], ["arch.width=4", "arch.latent_dim=8"]),
+    # conditional networks with class heads, for techniques that need them (ACGAN's, D2D-CE):
+    # ring8's labels are its mixture components
+    ("ring8", ["dataset.n=512", "batch_size=32"],
+     ["arch.g_width=16", "arch.d_width=16", "arch.g_depth=2", "arch.d_depth=2",
+      "arch.conditional=true", "arch.aux_classifier=true"]),
 )
 STEPS = 4
 #: seeds trained together against one by one
@@ -78,10 +85,17 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def components(registry: Registry | None = None, kinds: Iterable[str] = KINDS) -> list[tuple[str, str]]:
-    """Every registered ``(kind, name)``, for ``pytest.mark.parametrize``."""
+def components(registry: Registry | None = None, kinds: Iterable[str] = KINDS,
+               distribution: str | None = None) -> list[tuple[str, str]]:
+    """Every registered ``(kind, name)``, for ``pytest.mark.parametrize``; with
+    ``distribution``, only that distribution's components, each by the name runs record it
+    under (its plain name where that means it, else ``DISTRIBUTION:NAME``)."""
     registry = registry or get_registry()
-    return [(kind, name) for kind in kinds for name in registry.names(kind)]
+    if distribution is None:
+        return [(kind, name) for kind in kinds for name in registry.names(kind)]
+    return [(kind, registry.canonical(kind, e.qualified_name)) for kind in kinds
+            for e in sorted(registry.qualified[kind].values(), key=lambda e: e.name)
+            if e.provenance.distribution == distribution]
 
 
 def check_component(
@@ -419,19 +433,25 @@ def _check_transform(s: _Subject) -> None:
 
 
 def _contexts(trainer: Trainer) -> tuple[DStep, GStep]:
-    G, D = trainer.G, trainer.D
-    real, z = trainer.stepper.next_real(), trainer.stepper.noise()
+    """A D and a G context as the step builds them, with the classes where the networks are
+    conditional."""
+    G, D, st = trainer.G, trainer.D, trainer.stepper
+    real, z = st.next_real(), st.noise()
+    real_y, fake_y = st.real_y, st.fake_y
     with torch.no_grad():
-        fake = G(z)
-    real_in, fake_in = trainer.stepper.seen_by_d(real), trainer.stepper.seen_by_d(fake)
-    d = DStep(G, D, real, fake, D(real_in), D(fake_in), z, trainer.step, real_in, fake_in)
-    z = trainer.stepper.noise()
-    fake_g = G(z)
-    fake_g_in = trainer.stepper.seen_by_d(fake_g)
-    feats = D.features(fake_g_in)
+        fake = _net_call(G, z, fake_y)
+    real_in, fake_in = st.seen_by_d(real), st.seen_by_d(fake)
+    d = DStep(G, D, real, fake, _net_call(D, real_in, real_y), _net_call(D, fake_in, fake_y), z,
+              trainer.step, real_in, fake_in, real_labels=real_y, fake_labels=fake_y)
+    z = st.noise()
+    fake_y = st.fake_y
+    fake_g = _net_call(G, z, fake_y)
+    fake_g_in = st.seen_by_d(fake_g)
+    feats = _net_call(D, fake_g_in, fake_y, "features")
     with torch.no_grad():
-        real_out = D(real_in)
-    g = GStep(G, D, real, fake_g, feats, D.classify(feats), z, trainer.step, real_out, fake_g_in)
+        real_out = _net_call(D, real_in, real_y)
+    g = GStep(G, D, real, fake_g, feats, _net_call(D, feats, fake_y, "classify"), z, trainer.step,
+              real_out, fake_g_in, real_labels=real_y, fake_labels=fake_y)
     return d, g
 
 
@@ -501,16 +521,20 @@ def _check_state_round_trip(s: _Subject) -> None:
 # -- architectures, datasets, metrics, optimizers, priors, variants --------------------------
 
 
+#: the classes an architecture is told of where its ``build`` takes them (conditional networks)
+_CLASSES = 10
+
+
 def _check_networks(s: _Subject) -> str:
     arch, fits = s.build(), []
     for shape in ((2,), (1, 8, 8), (3, 32, 32)):
         try:
             torch.manual_seed(0)
-            G, D = arch.build(shape)
+            G, D = build_networks(arch, shape, _CLASSES)
         except ValueError:
             continue
         torch.manual_seed(0)
-        G2, _ = arch.build(shape)
+        G2, _ = build_networks(arch, shape, _CLASSES)
         assert_same_state(G.state_dict(), G2.state_dict(), "two builds under one seed differ")
         z = G.sample_noise(4)
         x = G(z)
@@ -550,15 +574,18 @@ def _check_metric(s: _Subject) -> str:
             break
     else:
         raise _Skip("applies to none of the test beds")
-    real = dataset.load("test").x[:400]
+    test = dataset.load("test")
+    real = test.x[:400]
+    # a conditional metric is given the real samples' own classes, as if they were asked for
+    labels = test.y[:400].split(100) if getattr(s.build(), "conditional", False) else None
     values = []
     for _ in range(2):
         metric = s.build()
         torch.manual_seed(0)
         with torch.no_grad():
             metric.setup(dataset, torch.device("cpu"))
-            for batch in real.split(100):
-                metric.update(batch)
+            for i, batch in enumerate(real.split(100)):
+                metric.update(*((batch,) if labels is None else (batch, labels[i])))
             values.append(metric.compute())
     assert values[0] and all(isinstance(v, float) for v in values[0].values()), \
         f"compute must return named floats, got {values[0]!r}"
@@ -654,15 +681,38 @@ def _check_schedule(s: _Subject) -> str:
 
 
 def _check_variant_resolves(s: _Subject) -> None:
-    preset = s.build()
-    assert isinstance(preset, Mapping), "a variant's factory returns a dict of run fields"
     s.config()
+
+
+_POINTS = {point.kind: point for point in EXTENSION_POINTS}
+
+
+def _check_builds_its_contract(s: _Subject) -> str:
+    """The factory builds what its kind's contract (``ganagerie.hookspecs.EXTENSION_POINTS``)
+    says: an instance of the contract's class, or an object with each of its abstract methods."""
+    point = _POINTS[s.kind]
+    try:
+        built = s.build()
+    except UsageError as exc:  # data that must be downloaded first says so in one line
+        raise _Skip(str(exc)) from None
+    if point.contract is None:
+        assert isinstance(built, Mapping), f"a {s.kind}'s factory returns a dict of run fields, " \
+            f"not {type(built).__name__}"
+        return "a dict"
+    contract = getattr(contracts, point.contract)
+    if isinstance(built, contract):
+        return point.contract
+    missing = [m for m in sorted(getattr(contract, "__abstractmethods__", ()))
+               if not callable(getattr(built, m, None))]
+    assert not missing, (f"the factory built a {type(built).__name__}: neither a {point.contract} "
+                         f"nor an object with its {', '.join(missing)}")
+    return f"duck-typed {point.contract}"
 
 
 _TRAINING = [_check_trains_a_few_steps, _check_deterministic_under_a_seed,
              _check_resumes_to_the_same_weights, _check_seeds_together_equal_one_by_one,
              _check_runs_on_the_gpu, _check_host_syncs_per_step]
-_CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
+_BY_KIND: dict[str, list[Callable[[_Subject], Any]]] = {
     "loss": [_check_loss_values_and_gradients, *_TRAINING],
     "regularizer": [_check_one_instance_per_run, _check_transform, _check_penalties,
                     _check_generator_logits, _check_state_round_trip, *_TRAINING],
@@ -675,6 +725,10 @@ _CHECKS: dict[str, list[Callable[[_Subject], Any]]] = {
     "variant": [_check_variant_resolves, *_TRAINING],
     "tracker": [_check_tracker],
 }
+if set(_BY_KIND) != set(_POINTS):  # a kind added to EXTENSION_POINTS needs its checks here
+    raise ImportError(f"ganagerie.testing has no checks for {sorted(set(_POINTS) - set(_BY_KIND))}")
+#: every kind's checks, first that its factory builds what its contract says
+_CHECKS = {kind: [_check_builds_its_contract, *_BY_KIND[kind]] for kind in _POINTS}
 
 
 def _assert_scalar(t: Any, what: str) -> None:

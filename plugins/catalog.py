@@ -36,8 +36,14 @@ def register_regularizers(register):
     register("ada", "ganagerie.plugins.ada:ADA",
              "Augmentations applied with probability p, p tuned "
              "so E[sign D(real)] stays near 0.6 (Karras 2020).")
+    register("aux-classifier", "ganagerie.plugins.aux_classifier:AuxClassifier",
+             "ACGAN: D's class head classifies real and generated samples; "
+             "G's are made classifiable (Odena 2017).")
     register("consistency", "ganagerie.plugins.consistency:BalancedConsistency",
              "D scores x and T(x) alike, on reals and fakes: lambda * (D(x) - D(T(x)))^2 (Zhao et al. 2021).")
+    register("d2d-ce", "ganagerie.plugins.d2d_ce:D2DCE",
+             "ReACGAN's D2D-CE: unit embeddings pulled to class proxies, "
+             "pushed from other classes (Kang 2021).")
     register("diffaugment", "ganagerie.plugins.diffaugment:DiffAugment",
              "Differentiable augmentation of everything D sees, real and fake (Zhao et al. 2020).")
     register("ema", "ganagerie.plugins.ema:GeneratorEMA",
@@ -105,10 +111,14 @@ def register_priors(register):
 
 @hookimpl
 def register_architectures(register):
+    register("biggan", "ganagerie.plugins.biggan:BigGAN",
+             "BigGAN at 32x32: shared embedding, hierarchical z, CBN, self-attention, projection D.")
     register("dcgan", "ganagerie.plugins.dcgan:DCGAN",
              "Convolutional G and D sized to the images (8x8, 28x28, 32x32, 64x64; 1 or 3 channels).")
     register("mlp", "ganagerie.plugins.mlp:MLP",
              "Fully connected G and D; BN in G and maxout in D optional (PacGAN's 2-D setup).")
+    register("resnet", "ganagerie.plugins.resnet:ResNet",
+             "SNGAN's ResNet G and D (8-32 px and 48 px); conditional BN and projection D optional.")
 
 
 @hookimpl
@@ -131,10 +141,20 @@ def register_datasets(register):
              "Fashion-MNIST, 28x28 grey (Xiao et al. 2017); needs the files or --download.")
     register("cifar10", "ganagerie.plugins.torchvision_datasets:cifar10",
              "CIFAR-10, 32x32 colour (Krizhevsky 2009); needs the files or --download.")
+    register("image-folder", "ganagerie.plugins.image_folder:ImageFolder",
+             "The user's PNG/JPEG images in a folder, one subfolder per class if labelled; resized.")
+    register("npz", "ganagerie.plugins.npz_images:NpzImages",
+             "Images from a .npz file: x (N,H,W[,C]) or (N,C,H,W), uint8 or floats in [low, high]; y labels.")
 
 
 @hookimpl
 def register_variants(register):
+    register("biggan-32", "ganagerie.plugins.variants:biggan_32",
+             "BigGAN's CIFAR script: hinge, SN on G and D, 4 D steps, "
+             "Adam(2e-4, 0, 0.999), EMA (Brock 2019).")
+    register("cgan-pd", "ganagerie.plugins.variants:cgan_pd",
+             "Conditional ResNet, projection D, hinge, SN, 5 D steps, "
+             "Adam(2e-4, 0, 0.9) (Miyato & Koyama 2018).")
     register("ada", "ganagerie.plugins.ada:ada",
              "Non-saturating loss + ADA (target 0.6, 500 kimg), DCGAN's Adam (Karras et al. 2020).")
     register("bcr", "ganagerie.plugins.consistency:bcr",
@@ -176,6 +196,9 @@ def register_variants(register):
              "SNGAN under its technique's name: the same preset as sngan (Miyato et al. 2018).")
     register("sngan", "ganagerie.plugins.variants:sngan",
              "Hinge + spectrally normalised D, 5 D steps, Adam(2e-4, 0, 0.9) (Miyato et al. 2018).")
+    register("sngan-resnet", "ganagerie.plugins.variants:sngan_resnet",
+             "SNGAN's CIFAR ResNet: hinge, SN on D, 5 D steps, "
+             "Adam(2e-4, 0, 0.9), linear decay (Miyato 2018).")
     register("wgan", "ganagerie.plugins.weight_clipping:wgan",
              "Wasserstein loss, weight clipping 0.01, 5 critic "
              "steps, RMSProp lr 5e-5 (Arjovsky et al. 2017).")
@@ -183,12 +206,23 @@ def register_variants(register):
 
 @hookimpl
 def register_metrics(register):
+    register("cas", "ganagerie.plugins.conditional_metrics:CAS",
+             "CAS: a classifier trained on generated samples, its accuracy on real test data (Ravuri 2019).")
+    register("class-agreement", "ganagerie.plugins.conditional_metrics:ClassAgreement",
+             "The fraction of generated samples the dataset's classifier "
+             "reads as the class they were asked for.")
     register("class-modes", "ganagerie.plugins.class_modes:ClassModes",
              "Classes the dataset's classifier finds in generated samples, and KL(generated || real).")
     register("fid", "ganagerie.plugins.fid_kid_is:FID",
              "Fréchet distance between Gaussians fitted to real and generated features (lower is better).")
+    register("fid-infinity", "ganagerie.plugins.fid_infinity:FIDInfinity",
+             "FID extrapolated linearly in 1/N to infinitely many samples (Chong & Forsyth 2020; "
+             "lower is better).")
     register("kid", "ganagerie.plugins.fid_kid_is:KID",
              "Kernel (cubic polynomial) MMD between real and generated features, over random subsets.")
+    register("intra-fid", "ganagerie.plugins.conditional_metrics:IntraFID",
+             "Mean over the classes of the FID between generated and real samples of a class "
+             "(lower is better).")
     register("is", "ganagerie.plugins.fid_kid_is:IS",
              "exp E[KL(p(y|x) || p(y))] of the backbone's class "
              "probabilities, over splits (higher is better).")

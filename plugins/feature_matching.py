@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganagerie.components import GStep, Regularizer
+from ganagerie.components import GStep, Technique
 
 
-class FeatureMatching(Regularizer):
+class FeatureMatching(Technique):
     """Generator matches the mean discriminator features of real data (Salimans et al. 2016)."""
 
     def __init__(self, weight: float = 1.0):

@@ -3,7 +3,10 @@ al. 2016), computed by torchmetrics on a backbone's features and logits.
 
 The backbone is the standard Inception network or the dataset's own classifier
 (``ganagerie.evaluation.backbones``); FID and KID use its penultimate features, IS its class logits.
-The real reference is the whole train split. Passing torchmetrics a feature module keeps
+The real reference is a whole split, the train split unless the option ``protocol`` names a
+published protocol (``ganagerie.evaluation.protocols``: ``mimicry``, ``studiogan-v0.3``,
+``clean``), which also sets the generated sample count and, for the Inception, the
+quantisation and resize; every result records it. Passing torchmetrics a feature module keeps
 torch-fidelity and scipy out of the way: they are needed only for the Inception backbone.
 """
 
@@ -18,7 +21,11 @@ from ganagerie.evaluation.backbones import Backbone, BackboneMetric
 
 
 class BackboneOutput(nn.Module):
-    """One output of a backbone (0: features, 1: logits) as the feature module torchmetrics wants."""
+    """One output of a backbone (0: features, 1: logits) as the feature module torchmetrics wants.
+
+    Rows ``[B, F]`` (an output computed already, not images ``[B, C, H, W]``) pass through:
+    a metric scores subsets of its stored features with them (``fid-infinity``).
+    """
 
     def __init__(self, backbone: Backbone, which: int):
         super().__init__()
@@ -26,7 +33,7 @@ class BackboneOutput(nn.Module):
         self.num_features = backbone.feature_dim if which == 0 else backbone.num_classes
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.backbone.embed(x)[self.which]
+        return x if x.dim() == 2 else self.backbone.embed(x)[self.which]
 
 
 def _quietly(make):
@@ -78,8 +85,8 @@ class KID(_RealThenFake):
     higher_is_better = {"kid": False}  # no range: the unbiased estimate can fall below 0
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, backbone: str = "auto",
-                 inception_weights: str = ""):
-        super().__init__(backbone, inception_weights)
+                 inception_weights: str = "", protocol: str = ""):
+        super().__init__(backbone, inception_weights, protocol)
         if subsets < 1 or subset_size < 2:
             raise ValueError("subsets must be at least 1 and subset_size at least 2")
         self.subsets, self.subset_size = subsets, subset_size
@@ -109,8 +116,9 @@ class IS(BackboneMetric):
     value_range = {"is": (1, None), "is_std": (0, None)}  # KID is unbiased: it can be below 0
     higher_is_better = {"is": True}
 
-    def __init__(self, splits: int = 10, backbone: str = "auto", inception_weights: str = ""):
-        super().__init__(backbone, inception_weights)
+    def __init__(self, splits: int = 10, backbone: str = "auto", inception_weights: str = "",
+                 protocol: str = ""):
+        super().__init__(backbone, inception_weights, protocol)
         if splits < 1:
             raise ValueError("splits must be at least 1")
         self.splits = splits

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganagerie.components import DStep, Regularizer
+from ganagerie.components import DStep, Technique
 from ganagerie.plugins.variants import wgan_gp
 
 
-class GradientPenalty(Regularizer):
+class GradientPenalty(Technique):
     """Gradient penalty on real/fake interpolates, weight * (||grad D|| - target)^2 (Gulrajani 2017)."""
 
     seed_batched = True  # each sample's gradient depends on its own seed's D only

@@ -11,7 +11,8 @@ towards mutual orthogonality while their norms stay free (the diagonal is not pe
 The paper uses beta = 1e-4, and found it makes G amenable to the truncation trick.
 
 Every generator parameter with two or more dimensions is a weight (biases and norm scales
-are left out), flattened to rows = output units, so the matrix penalised is the Gram
+are left out; so are class embeddings, ``nn.Embedding`` tables, which BigGAN's code
+blacklists as ``G.shared``), flattened to rows = output units, so the matrix penalised is the Gram
 matrix of the output filters, W_rows W_rows^T: rows are dim 0 for linear and convolution
 weights and dim 1 for transposed convolutions (whose weight is [in, out, ...]). The penalty
 is a ``g_penalty``: it depends on G's parameters only and is added to G's loss. (The
@@ -32,10 +33,12 @@ _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def filter_matrices(net: nn.Module) -> Iterator[Tensor]:
-    """Each weight (2+ dims) of ``net`` as a matrix with one row per output unit."""
+    """Each weight (2+ dims) of ``net`` as a matrix with one row per output unit; embedding
+    tables are not filters and are left out."""
     transposed = {id(p) for m in net.modules() if isinstance(m, _TRANSPOSED) for p in m.parameters()}
+    tables = {id(p) for m in net.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
     for p in net.parameters():
-        if p.dim() >= 2:
+        if p.dim() >= 2 and id(p) not in tables:
             yield (p.transpose(0, 1) if id(p) in transposed else p).flatten(1)
 
 

@@ -25,3 +25,6 @@ class Uniform(Prior):
         where = device if generator is None or generator.device == device else "cpu"
         z = torch.rand(n, dim, generator=generator, device=where) * 2 - 1
         return z.to(device)
+
+    def quantile(self, u: Tensor) -> Tensor:
+        return u * 2 - 1

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm
 
-from ganagerie.components import Discriminator, Generator, Regularizer
+from ganagerie.components import Discriminator, Generator, Technique
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
@@ -75,7 +75,7 @@ def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> int:
     return len(layers)
 
 
-class SpectralNorm(Regularizer):
+class SpectralNorm(Technique):
     """Spectral normalization of the discriminator's layers (Miyato et al. 2018)."""
 
     seed_batched = True  # it changes each seed's networks before they are stacked

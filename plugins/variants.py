@@ -56,3 +56,48 @@ def sngan() -> dict:
 def spectral_norm() -> dict:
     """SNGAN under its technique's name: the same preset as sngan (Miyato et al. 2018)."""
     return sngan()
+
+
+def sngan_resnet() -> dict:
+    """SNGAN's CIFAR ResNet: hinge, SN on D, 5 D steps, Adam(2e-4, 0, 0.9), linear decay (Miyato 2018)."""
+    # the authors' configs/sn_cifar10_unconditional.yml: resnet_32 G (ch 256) and snresnet_32 D
+    # (ch 128), batch 64, both Adam alphas decayed linearly to 0 from step 0 over the run
+    # (chainer's LinearShift; the paper's 50k G updates: --steps 50000). Its updater draws 128
+    # fakes for each G update (n_gen_samples); here G's batch is the run's batch_size.
+    return {
+        **sngan(),
+        "arch": {"name": "resnet", "options": {}},
+        "batch_size": 64,
+        "schedule_g": "linear:end=0",
+        "schedule_d": "linear:end=0",
+    }
+
+
+def cgan_pd() -> dict:
+    """Conditional ResNet, projection D, hinge, SN, 5 D steps, Adam(2e-4, 0, 0.9) (Miyato & Koyama 2018)."""
+    # configs/sn_cifar10_conditional.yml: the same settings as the unconditional ResNet, with
+    # conditional batch norm in G and the projection discriminator (n_classes 10)
+    return {**sngan_resnet(), "arch": {"name": "resnet", "options": {"conditional": True}}}
+
+
+def biggan_32() -> dict:
+    """BigGAN's CIFAR script: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA (Brock 2019)."""
+    # BigGAN-PyTorch scripts/launch_cifar_ema.sh: batch 50, --num_D_steps 4, --G_lr 2e-4
+    # --D_lr 2e-4, betas (0, 0.999) (utils.py defaults), SN on both networks (G_param/D_param
+    # SN), --ema --ema_start 1000 with ema_decay 0.9999, --G_ortho 0.0 (no orthogonal
+    # regularization: add --reg orthogonal for the paper's ImageNet beta 1e-4). The network is
+    # the biggan architecture's defaults (shared embedding, hierarchical z, attention at 16x16,
+    # orthogonal init); the script's own turns those off and draws N(0, 0.02) weights:
+    # --arch biggan:shared=false,hierarchical=false,attention=false,init=N02
+    return {
+        "loss": "hinge",
+        "arch": {"name": "biggan", "options": {}},
+        "regularizers": [{"name": "spectral-norm", "options": {"generator": True}},
+                         {"name": "ema", "options": {"decay": 0.9999, "start": 1000}}],
+        "batch_size": 50,
+        "n_critic": 4,
+        "lr_g": 2e-4,
+        "lr_d": 2e-4,
+        "betas_g": [0.0, 0.999],
+        "betas_d": [0.0, 0.999],
+    }

@@ -49,6 +49,17 @@ def prepared(tmp_path_factory):
     labels = ", ".join(f'{{ label = "v{i}", variant = "vanilla" }}' for i in range(11))
     (p / "many-runs.toml").write_text(f'name = "m"\nseeds = 10000\ndatasets = ["ring8"]\n'
                                       f"variants = [{labels}]\n")
+    # suites asking for more than the flags may, or nested deeper than any suite is
+    grid = ", ".join(['"ring8"'] * 200)
+    (p / "wide-grid.toml").write_text(f"datasets = [{grid}]\nvariants = [{grid.replace('ring8', 'v')}]\n")
+    (p / "listed-seeds.toml").write_text(f'seeds = {list(range(10_001))}\ndatasets = ["ring8"]\n'
+                                         'variants = ["vanilla"]\n')
+    (p / "confirm.toml").write_text('seeds = 600\ndatasets = ["ring8"]\nvariants = ["vanilla", "wgan-gp"]\n')
+    (p / "deep-suite.toml").write_text("datasets = " + "[" * 20 + '"ring8"' + "]" * 20 + "\n")
+    (p / "deeper-suite.toml").write_text("datasets = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    (p / "huge-suite.toml").write_text("description = '" + "x" * 2**21 + "'\n")
+    for name, line in (("inf-lr", "lr_d = inf"), ("zero-lr", "lr_g = 0.0"), ("nan-lr", "lr_d = nan")):
+        (p / f"{name}.toml").write_text(f'datasets = ["ring8"]\nvariants = ["vanilla"]\n[set]\n{line}\n')
     shutil.copytree(p / "run", p / "damagedlog")
     rows = (p / "damagedlog" / "metrics.jsonl").read_text().splitlines(keepends=True)
     (p / "damagedlog" / "metrics.jsonl").write_text("".join([rows[0], "not json\n", *rows[1:]]))
@@ -86,7 +97,7 @@ CASES = [
     (["train", "--config", "{p}/file.txt"], "is not valid JSON"),
     (["bench", "run", "{p}/latin1.toml", "--out", "{tmp}/b"], "not UTF-8"),
     (["bench", "report", "{p}/badbench"], "not a ganagerie benchmark plan"),
-    (["bench", "report", "{p}/notjson"], "is damaged"),
+    (["bench", "report", "{p}/notjson"], "is not valid JSON"),
     (["bench", "verify", "{p}/badresults"], "not a ganagerie results file"),
     (["bench", "run", "quick", "--out", "{p}/file.txt"], "choose another --out"),
     (["bench", "run", "quick", "--out", "/proc/ganagerie-bench"], "choose another --out"),
@@ -122,6 +133,20 @@ CASES = [
     (["train", "--resume", "--out", "{p}/damagedlog"], "metrics.jsonl line 2 of"),
     (["bench", "run", "{p}/billion-seeds.toml", "--out", "{tmp}/b"], "'seeds' is 1,000,000,000"),
     (["bench", "run", "{p}/many-runs.toml", "--out", "{tmp}/b"], "110,000 runs, more than 100,000"),
+    # limits a suite shares with the flags, before anything is expanded; confirmation beyond 1,000 runs
+    (["bench", "run", "{p}/wide-grid.toml", "--out", "{tmp}/b"], "40,000 (dataset, variant) cells, more "
+                                                                 "than 10,000; set GANAGERIE_NO_LIMITS=1"),
+    (["bench", "run", "{p}/listed-seeds.toml", "--out", "{tmp}/b"], "'seeds' lists 10,001 seeds, more than "
+                                                                    "10,000 (the limit of --seeds too)"),
+    (["bench", "run", "{p}/confirm.toml", "--out", "{tmp}/b"], "is 1,200 runs, more than 1,000, each a "
+                                                               "directory in"),
+    (["bench", "run", "{p}/deep-suite.toml", "--out", "{tmp}/b"], "nested more than 16 levels deep"),
+    (["bench", "run", "{p}/deeper-suite.toml", "--out", "{tmp}/b"], "nested too deeply to be a suite"),
+    (["bench", "run", "{p}/huge-suite.toml", "--out", "{tmp}/b"], "more than the 1,048,576 this tool reads"),
+    (["bench", "run", "/dev/zero", "--out", "{tmp}/b"], "/dev/zero is not a regular file"),
+    (["bench", "run", "{p}/inf-lr.toml", "--out", "{tmp}/b"], "lr_d: expected a finite number, got inf"),
+    (["bench", "run", "{p}/nan-lr.toml", "--out", "{tmp}/b"], "lr_d: expected a finite number, got nan"),
+    (["bench", "run", "{p}/zero-lr.toml", "--out", "{tmp}/b"], "lr_g must be positive, got 0.0"),
     # paths from files, links inside a run, names of any length
     (["train", "--config", "{p}/escaping.json"], "bad variant name 'x/../../../ESCAPED'"),
     (["train", "--config", "{p}/nul.json"], "bad variant name"),
@@ -344,3 +369,23 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_a_failed_run_and_resumes_bit_id
                 for r in read_jsonl(tmp_path / run / "metrics.jsonl")]
 
     assert rows("whole") == rows("part")
+
+
+def test_a_benchmark_of_more_than_1000_runs_starts_when_confirmed(tmp_path, monkeypatch):
+    from ganagerie.bench.harness import confirm_size
+    from ganagerie.bench.layout import PLAN_FILE
+    from ganagerie.bench.suite import parse_suite
+    from ganagerie.errors import UsageError
+
+    monkeypatch.delenv("GANAGERIE_NO_LIMITS", raising=False)
+    suite = parse_suite('seeds = 600\ndatasets = ["ring8"]\nvariants = ["vanilla", "wgan-gp"]\n', "c.toml")
+    with pytest.raises(UsageError, match="add --yes"):
+        confirm_size(suite, tmp_path, None, yes=False)
+    confirm_size(suite, tmp_path, None, yes=True)
+    confirm_size(suite, tmp_path, 500, yes=False)  # --seeds 500: 1,000 runs
+    with pytest.raises(UsageError, match="1,002 runs"):
+        confirm_size(suite, tmp_path, 501, yes=False)
+    (tmp_path / PLAN_FILE).write_text("{}")  # begun, so confirmed: a rerun finishes it
+    confirm_size(suite, tmp_path, None, yes=False)
+    monkeypatch.setenv("GANAGERIE_NO_LIMITS", "1")
+    confirm_size(suite, tmp_path / "new", None, yes=False)

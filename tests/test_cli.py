@@ -195,7 +195,7 @@ def test_train_records_its_threads(cli, tmp_path):
     assert {"diag/d_gap", "diag/d_accuracy", "diag/d_grad_norm", "diag/g_grad_norm"} <= set(rows[-1])
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["plugins"], ["bench", "list"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "--json"], ["plugins"], ["bench", "list"]])
 def test_listing_commands_import_no_torch(args, tmp_path):
     # start-up time is mostly importing torch: these commands read names, help and suites only
     # (benchmarks/startup.py times them)

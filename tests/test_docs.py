@@ -262,3 +262,42 @@ def test_readme_technique_table_is_the_registry(cli):
     start = readme.index("<!-- techniques:start")
     body = readme[readme.index("\n", start) + 1: readme.index("<!-- techniques:end -->")]
     assert body.strip() == out.strip(), "README's technique table is stale: paste `ganagerie list --markdown`"
+
+
+def hook_table_rows() -> list[str]:
+    """The first three columns of docs/plugins.md's hook table, as
+    ``ganagerie.hookspecs.EXTENSION_POINTS`` gives them (the fourth, the techniques that needed
+    each point, is the guide's: core names no technique)."""
+    rows = []
+    for point in hookspecs.EXTENSION_POINTS:
+        if point.contract is None:
+            registers = f"a [preset](#{point.section}): a dict of run fields"
+        else:
+            article = "an" if point.contract[0] in "AEIOU" else "a"
+            registers = f"{article} [`{point.contract}`](#{point.section})"
+        rows.append(f"| `{point.hook}` | {registers} | {point.used_as} |")
+    return rows
+
+
+def test_the_hook_table_is_the_list_of_extension_points(guide):
+    start = guide.index("| hook | registers | used as | the technique that needed it |\n|---|---|---|---|\n")
+    table = guide[start:guide.index("\n\n", start)].splitlines()[2:]
+    shown = ["|".join(row.split("|")[:4]) + "|" for row in table]
+    assert shown == hook_table_rows(), ("docs/plugins.md's hook table differs from "
+                                        "ganagerie.hookspecs.EXTENSION_POINTS; its rows begin:\n"
+                                        + "\n".join(hook_table_rows()))
+    assert all(row.count("|") == 5 and row.split("|")[4].strip() for row in table)  # and say who needed it
+    kinds = section(guide, "## Testing a plugin")
+    sentence = kinds[kinds.index("of that kind, one of"):kinds.index("(the kinds of")]
+    assert re.findall(r'`"([a-z-]+)"`', sentence) == [p.kind for p in hookspecs.EXTENSION_POINTS]
+
+
+def test_no_doc_shows_the_old_name_of_technique():
+    # ``Regularizer`` stays importable for 0.1 plugins; nothing teaches it to new ones
+    paths = [GUIDE, README, *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "core").rglob("*.py")),
+             *sorted((ROOT / "plugins").glob("*.py"))]
+    shown = [f"{path.relative_to(ROOT)}:{i}" for path in paths
+             for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\bRegularizer\b", line) and line != "Regularizer = Technique"]
+    assert not shown, shown
+    assert components.Regularizer is components.Technique

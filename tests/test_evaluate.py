@@ -281,6 +281,60 @@ def test_every_built_in_metric_declares_which_way_is_better_for_its_quality_valu
         assert isinstance(better, dict) and better, name
         assert all(isinstance(v, bool) for v in better.values()), name
         # a declared range is for values it computes; a ranked value with a range is in it
-        assert set(better) & set(entry.factory.value_range) or name in ("kid",), name
+        # (unbiased estimates, which can fall below 0, declare none)
+        assert set(better) & set(entry.factory.value_range) or name in ("kid", "fid-infinity"), name
         declared.update(better)
     assert declared["fid"] is False and declared["modes"] is True and declared["coverage"] is True
+
+
+class Recorder(Generator):
+    """Keeps the latents it is given; its 2-D samples are their first two coordinates."""
+
+    def __init__(self, latent_dim=3):
+        super().__init__()
+        self.latent_dim, self.seen = latent_dim, []
+        self.unused = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z):
+        self.seen.append(z)
+        return z[:, :2]
+
+
+def _latents(registry, gen, seed=0, latents="sobol"):
+    ring = registry.create("dataset", "ring8")
+    result = evaluate_generator(gen, ring, registry, metrics=["mixture-modes"], n_samples=64, seed=seed,
+                                latents=latents, batch_size=16)
+    return torch.cat(gen.seen), result
+
+
+def test_sobol_latents_are_a_scrambled_sobol_net_through_the_priors_quantile(registry):
+    z, result = _latents(registry, Recorder())
+    assert result["protocol"]["latents"].startswith("scrambled Sobol")
+    u = torch.special.ndtr(z.double())  # back to the unit cube
+    # the first 2^6 points of a (scrambled) Sobol sequence put one point in each 1/64 of every
+    # axis, across the evaluation's four batches: random draws almost never do
+    for axis in range(3):
+        assert sorted((u[:, axis] * 64).floor().long().tolist()) == list(range(64))
+    assert torch.equal(z, _latents(registry, Recorder())[0])  # one seed, one sequence
+    assert not torch.equal(z, _latents(registry, Recorder(), seed=1)[0])
+    random, _ = _latents(registry, Recorder(), latents="random")
+    assert sorted((torch.special.ndtr(random[:, 0].double()) * 64).floor().long().tolist()) != list(range(64))
+    uniform = Recorder()
+    uniform.prior = registry.create("prior", "uniform")
+    z, _ = _latents(registry, uniform)
+    assert z.abs().max() <= 1 and sorted(((z[:, 0] + 1) * 32).floor().long().tolist()) == list(range(64))
+
+
+def test_sobol_latents_need_a_prior_with_a_quantile(registry):
+    from ganagerie.components import Prior
+
+    class Own(Prior):
+        def sample(self, n, dim, device, generator=None):
+            return torch.zeros(n, dim, device=device)
+
+    gen = Recorder()
+    gen.prior = Own()
+    with pytest.raises(UsageError, match="the prior Own has its own sampler but no quantile"):
+        _latents(registry, gen)
+    with pytest.raises(UsageError, match="unknown latents 'halton'"):
+        _latents(registry, Recorder(), latents="halton")

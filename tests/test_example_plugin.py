@@ -10,10 +10,19 @@ calls, through ``python -c``.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from helpers import Env, installed
+
+from ganagerie import __version__
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganagerie-dragan"
 DISTRIBUTION, VERSION = "ganagerie-dragan", "0.1.0"
@@ -65,3 +74,19 @@ def test_the_shipped_suite_runs_and_its_report_names_the_plugin(env):
 def test_the_examples_own_tests_pass_where_it_is_installed(env):
     done = env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=env.source)
     assert " passed" in done.stdout and "skipped" not in done.stdout
+
+
+def test_it_requires_the_ganagerie_that_introduced_factories_by_name():
+    # the migration section that introduces "module:attr" factories is the one from the release before
+    guide = (EXAMPLE.parents[1] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    (before,) = [(int(a), int(b)) for a, b, body in re.findall(
+        r"^## Migrating from ganagerie (\d+)\.(\d+)\n(.*?)(?=^## |\Z)", guide, re.M | re.S)
+        if "registered by name" in body]
+    since = (before[0], before[1] + 1)
+    assert tuple(int(p) for p in __version__.split(".")[:2]) >= since
+    deps = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]["dependencies"]
+    (needed,) = [re.fullmatch(r"ganagerie>=(\d+)\.(\d+)", d) for d in deps if d.startswith("ganagerie")]
+    assert needed and (int(needed[1]), int(needed[2])) >= since, (
+        f"examples/ganagerie-dragan registers factories by name: require ganagerie>={since[0]}.{since[1]}")
+    readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    assert f'"ganagerie>={since[0]}.{since[1]}"' in readme

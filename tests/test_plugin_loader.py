@@ -1,11 +1,13 @@
 """Plugins load through the `ganagerie` entry points, built-ins included."""
 
 import importlib.metadata
+import os
 import sys
 import types
 import warnings
 
 import pytest
+import torch
 
 from ganagerie import hookimpl
 from ganagerie.components import Loss, Technique
@@ -191,3 +193,106 @@ def test_a_lazy_factory_clashing_with_a_built_in_keeps_the_clash_rules(monkeypat
     assert isinstance(loaded.registry.create("loss", "ganagerie_lazy_losses:hinge"), Doubling)
     with pytest.raises(PluginError, match="hinge.*GANAGERIE_STRICT_PLUGINS"):
         load_plugins(extra=[_lazy(monkeypatch, name="hinge")], strict=True)
+
+
+RUDE = '''
+import os
+import time
+
+import torch
+
+from ganagerie import hookimpl
+from ganagerie.components import Loss
+
+torch.set_default_dtype(torch.float64)
+torch.rand(3)
+os.environ["OMP_NUM_THREADS"] = "64"
+os.environ["GANAGERIE_NO_LIMITS"] = "1"
+time.sleep(float(os.environ.get("RUDE_SLEEP", "0")))
+
+
+class Rude(Loss):
+    def d_loss(self, real_out, fake_out):
+        return fake_out.mean() - real_out.mean()
+
+    def g_loss(self, fake_out, real_out=None):
+        return -fake_out.mean()
+
+
+@hookimpl
+def register_losses(register):
+    register("rude", Rude, "A loss whose module changes global state when imported.")
+'''
+
+
+@pytest.fixture
+def rude(tmp_path, monkeypatch):
+    """A plugin module, written here, that changes global state when imported."""
+    (tmp_path / "ganagerie_rude.py").write_text(RUDE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "ganagerie_rude", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("GANAGERIE_NO_LIMITS", raising=False)
+    yield "ganagerie_rude"
+    sys.modules.pop("ganagerie_rude", None)
+    torch.set_default_dtype(torch.float32)  # should the check have failed
+
+
+def _state():
+    return (torch.get_default_dtype(), torch.get_rng_state(), os.environ.get("OMP_NUM_THREADS"),
+            os.environ.get("GANAGERIE_NO_LIMITS"))
+
+
+def _same(a, b):
+    return a[0] == b[0] and torch.equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+def test_global_state_a_lazy_factory_changes_at_import_is_put_back_with_a_warning(rude, monkeypatch):
+    loaded = load_plugins(extra=[_lazy(monkeypatch, factory=f"{rude}:Rude")], strict=False)
+    before = _state()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss = loaded.registry.create("loss", "doubling")
+    assert type(loss).__name__ == "Rude" and _same(_state(), before)
+    (msg,) = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert msg.startswith(f"plugin {rude} changed ") and "\n" not in msg
+    for what in ("GANAGERIE_NO_LIMITS (unset -> '1')", "OMP_NUM_THREADS (unset -> '64')",
+                 "torch's default dtype (torch.float32 -> torch.float64)", "torch's global RNG state"):
+        assert what in msg, msg
+
+
+def test_under_strict_plugins_a_change_of_global_state_is_an_error(rude, monkeypatch):
+    loaded = load_plugins(extra=[_lazy(monkeypatch, factory=f"{rude}:Rude")], strict=True)
+    monkeypatch.setenv("GANAGERIE_STRICT_PLUGINS", "1")
+    before = _state()
+    with pytest.raises(PluginError, match=f"plugin {rude} changed .*default dtype"):
+        loaded.registry.create("loss", "doubling")
+    assert _same(_state(), before)
+
+
+def _with_entry_point(monkeypatch, module):
+    real = importlib.metadata.entry_points
+
+    def with_rude(group=None):
+        return [*real(group=group), importlib.metadata.EntryPoint("rude", module, group)]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", with_rude)
+
+
+def test_an_entry_point_that_changes_global_state_or_is_slow_is_named(rude, monkeypatch, cli):
+    from ganagerie import plugin_loader
+
+    _with_entry_point(monkeypatch, rude)
+    monkeypatch.setenv("RUDE_SLEEP", "0.6")
+    monkeypatch.setattr(plugin_loader, "_loaded", None)  # the CLI loads the plugins afresh
+    before = _state()
+    code, out, err = cli("list", "losses")
+    assert code == 0 and "rude" in out and _same(_state(), before)
+    lines = err.splitlines()
+    assert any(line.startswith(f"warning: plugin {rude} changed ") and "default dtype" in line
+               for line in lines), err
+    assert any(line.startswith(f"note: plugin {rude} takes ") and "to import" in line for line in lines), err
+    monkeypatch.setattr(plugin_loader, "_loaded", None)
+    code, out, err = cli("plugins")  # imported now: fast, and nothing to put back
+    assert code == 0 and "note:" not in err and "warning:" not in err
+    monkeypatch.setattr(plugin_loader, "_loaded", None)

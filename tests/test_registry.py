@@ -115,3 +115,87 @@ def test_a_bad_module_attr_is_one_usage_error_naming_the_plugin():
         reg.add("loss", "nocolon", "pkg_bad.losses", prov, help="x")
     with pytest.raises(UsageError, match="cannot be imported"):  # no help: imported at once
         reg.add("loss", "now", "pkg_bad_missing.losses:Gone", prov)
+
+
+SOURCES = '''
+import os
+from ganagerie.components import Loss
+
+SCALE = 2.5
+WHERE = os.getcwd()
+
+
+def plain(weight=1.0, *, mode="a", steps: int = -3, pair=(0.5, 0.9), need=None):
+    return weight
+
+
+class Base(Loss):
+    def __init__(self, gamma=10.0, every=1):
+        self.gamma = gamma
+
+
+class Child(Base):
+    pass
+
+
+class OnContract(Loss):
+    pass
+
+
+class Constant:
+    def __init__(self, scale=SCALE):
+        pass
+
+
+class Computed:
+    def __init__(self, where=WHERE):
+        pass
+
+
+class Built:
+    def __new__(cls, x=1):
+        return object.__new__(cls)
+'''
+
+
+def test_options_are_read_from_the_source_without_importing_it_and_agree_with_the_import(
+        tmp_path, monkeypatch):
+    import inspect
+    import sys
+
+    from ganagerie.registry import declared_options
+
+    (tmp_path / "ganagerie_src_probe.py").write_text(SOURCES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    read = {attr: declared_options(f"ganagerie_src_probe:{attr}")
+            for attr in ("plain", "Child", "OnContract", "Constant", "Computed", "Built", "Missing")}
+    assert "ganagerie_src_probe" not in sys.modules
+    assert read["plain"] == {"weight": 1.0, "mode": "a", "steps": -3, "pair": (0.5, 0.9), "need": None}
+    assert read["Child"] == {"gamma": 10.0, "every": 1} and read["OnContract"] == {}
+    assert read["Constant"] == {"scale": 2.5}
+    # what the source cannot say is left to the import
+    assert read["Computed"] is read["Built"] is read["Missing"] is None
+    import ganagerie_src_probe as probe
+
+    for attr, options in read.items():
+        if options is not None:
+            params = inspect.signature(getattr(probe, attr)).parameters.values()
+            assert options == {p.name: p.default for p in params
+                               if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}, attr
+
+
+def test_every_built_in_factory_s_options_are_read_from_its_source_as_its_import_says():
+    import inspect
+
+    from ganagerie.plugin_loader import load_plugins
+    from ganagerie.registry import declared_options
+
+    entries = [e for es in load_plugins().registry.qualified.values() for e in es.values()
+               if isinstance(e.target, str)]
+    assert len(entries) > 50
+    for entry in entries:
+        declared = declared_options(entry.target)
+        assert declared is not None, f"{entry.target}: its options need an import to be read"
+        params = inspect.signature(entry.factory).parameters.values()
+        assert declared == {p.name: p.default for p in params
+                            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}, entry.target

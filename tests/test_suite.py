@@ -170,7 +170,8 @@ def test_pacgan_2d_resolves_to_pacgans_protocol_field_by_field(registry):
     assert cfg["arch"] == {"name": "mlp", "options": {
         "latent_dim": 2, "g_width": 400, "g_depth": 4, "g_batchnorm": True,  # G: 4x400 BN-ReLU
         "d_width": 200, "d_depth": 3, "d_maxout": 5,  # D: 3x200 maxout, 5 pieces
-        "init_std": 0.02, "g_hidden_bias": False, "bn_momentum": 0.05}}
+        "init_std": 0.02, "g_hidden_bias": False, "bn_momentum": 0.05,
+        "conditional": False, "aux_classifier": False}}  # unconditional
     assert cfg["prior"] == {"name": "normal", "options": {}}  # num_zmode 1, r 0, std 1
     assert (cfg["optimizer_g"]["name"], cfg["optimizer_d"]["name"]) == ("adam", "adam")
     assert cfg["lr_g"] == cfg["lr_d"] == 1e-4 and cfg["betas_d"] == [0.8, 0.999] == cfg["betas_g"]

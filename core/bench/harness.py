@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
-from ..errors import UsageError
-from ..files import read_json, refuse_links, write_json
+from .. import schemas
+from ..config import LIFT, RunConfig, limits_lifted
+from ..errors import FaultError, PluginFault, UsageError, one_line
+from ..files import refuse_links, write_json
 from ..plugin_loader import get_registry
 from ..registry import Registry
 from ..runs import evaluate_run
@@ -57,6 +58,25 @@ class RunOutcome:
 
 
 
+#: a benchmark of more run directories than this starts only when asked twice (``--yes``)
+CONFIRM_RUNS = 1_000
+
+
+def confirm_size(suite: Suite, out: Path, seeds: int | None, yes: bool) -> None:
+    """Refuse, before a run is planned, to begin a benchmark of more than ``CONFIRM_RUNS`` run
+    directories without ``--yes`` (or ``GANAGERIE_NO_LIMITS=1``): a typo in a suite must not
+    fill a disk. An ``out`` that holds the benchmark's plan was confirmed when it began."""
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        return  # plan_suite says what --seeds may be
+    runs = len(suite.datasets) * len(suite.variants) * (len(suite.seeds) if seeds is None else seeds)
+    if runs <= CONFIRM_RUNS or yes or limits_lifted() or (out / PLAN_FILE).exists():
+        return
+    raise UsageError(f"{suite.name}: {len(suite.datasets)} datasets x {len(suite.variants)} variants x "
+                     f"{runs // (len(suite.datasets) * len(suite.variants)):,} seeds is {runs:,} runs, "
+                     f"more than {CONFIRM_RUNS:,}, each a directory in {out}; add --yes to start them "
+                     f"all (or set {LIFT})")
+
+
 def plan_suite(
     suite: Suite,
     registry: Registry,
@@ -87,6 +107,7 @@ def run_suite(
     address: str | None = None,
     batch_seeds: str | None = None,
     track: Sequence[str] = (),
+    yes: bool = False,
 ) -> list[RunOutcome]:
     """Run (or finish) every run of ``suite`` into ``out`` and write the report there.
 
@@ -95,10 +116,16 @@ def run_suite(
     ``batch_seeds``: ``on``, ``off`` or ``auto`` (see ``ganagerie.train.batched``); by default
     what the suite was started with, else ``auto``.
     ``track``: experiment trackers of every run trained (``--track``; not part of the plan).
+    ``yes``: start a benchmark of more than ``CONFIRM_RUNS`` runs (``--yes``).
+    A suite with a ``[search]`` is run by ``ganagerie.bench.search.run_search``.
     """
     registry = registry or get_registry()
     Tracking.build(track, registry)  # a bad tracker name is a usage error before any run
     out = Path(out)
+    confirm_size(suite, out, seeds, yes)
+    if suite.search is not None:  # Optuna is an optional extra, so the search is its own module
+        raise ValueError(f"suite {suite.name!r} has a [search]: run it with "
+                         "ganagerie.bench.search.run_search")
     specs = plan_suite(suite, registry, seeds=seeds, steps=steps, sets=sets)
     jobs = default_jobs(specs) if jobs is None else jobs
     if not 1 <= jobs <= MAX_JOBS:
@@ -121,19 +148,27 @@ def _run_planned(suite: Suite, specs: list[RunSpec], out: Path, registry: Regist
                  threads: int, progress: bool | None, batch_seeds: str,
                  track: tuple[str, ...] = ()) -> list[RunOutcome]:
     looks = seeds_added(read_plan(out, missing_ok=True), specs, out)
-    write_json(out / PLAN_FILE, {
-        "format": PLAN_FORMAT,
-        "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},
-        "options": {"seeds": seeds, "steps": steps, "sets": list(sets), "batch_seeds": batch_seeds},
-        "threads": threads,
-        "environment": describe_environment(),
-        "runs": [s.as_json() for s in specs],
-        **({"seeds_added": looks} if looks else {}),
-    })
+    write_plan(out, suite, specs, {"seeds": seeds, "steps": steps, "sets": list(sets),
+                                   "batch_seeds": batch_seeds}, threads, looks)
     outcomes = execute(specs, out, pool, registry, progress, suite.name, batch_seeds, track=track)
     evaluate_references(specs, out, registry)
     write_report(out, registry)
     return outcomes
+
+
+def write_plan(out: Path, suite: Suite, specs: Sequence[RunSpec], options: dict[str, Any],
+               threads: int, looks: Sequence[dict[str, int]] = ()) -> None:
+    """``OUT/bench.json``: the suite, the command-line options, the threads, the environment,
+    every run planned, and the seeds added after a look."""
+    write_json(Path(out) / PLAN_FILE, {
+        "format": PLAN_FORMAT,
+        "suite": {"name": suite.name, "origin": suite.origin, "source": suite.source},
+        "options": options,
+        "threads": threads,
+        "environment": describe_environment(),
+        "runs": [s.as_json() for s in specs],
+        **({"seeds_added": list(looks)} if looks else {}),
+    })
 
 
 def make_executor(jobs: int, threads: int | None = None, kind: str = "local",
@@ -195,7 +230,7 @@ def check_reusable(out: str | Path, specs: Iterable[RunSpec]) -> None:
         rd = run_dir(out, spec.key)
         try:
             # as this version reads it: fields added since it was written take their defaults
-            read = RunConfig.from_dict(read_json(rd.config)).to_dict()
+            read = RunConfig.from_dict(schemas.read(rd.config, schemas.Config)).to_dict()
             recorded = json.loads(json.dumps(read))  # tuples as the spec holds them: lists
         except FileNotFoundError:
             continue
@@ -330,7 +365,7 @@ def run_task(task: Sequence[RunSpec], runs_root: str, registry: Registry | None 
     except Exception as exc:  # the group failed to train; a rerun retries it
         for trainer in trainers:
             trainer.close()
-        error = f"train (seeds together): {type(exc).__name__}: {exc}"
+        error = f"train (seeds together): {_reason(exc)}"
         outcomes = []
         for spec, rd in zip(task, dirs):
             step = rd.read_status().get("step", 0)
@@ -363,12 +398,20 @@ def run_one(spec: RunSpec, runs_root: str, registry: Registry | None = None,
             stage = "evaluate"
             evaluate(rd, registry)
     except Exception as exc:  # one broken run must not stop the suite; a rerun retries it
-        error = f"{stage}: {type(exc).__name__}: {exc}"
+        error = f"{stage}: {_reason(exc)}"
         step = rd.read_status().get("step", 0)
         rd.write_status("failed", step, spec.config["steps"], error=error,
                         traceback=traceback.format_exc())
         return RunOutcome(spec.key, "failed", step, time.perf_counter() - t0, error=error)
     return RunOutcome(spec.key, status["status"], status["step"], time.perf_counter() - t0)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a run failed, in one line: a message of ours (a plugin's fault, a usage error, the
+    disk's) as it is, anything else with its type."""
+    if isinstance(exc, (UsageError, PluginFault, FaultError)):
+        return one_line(str(exc))
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def evaluate(rd: RunDir, registry: Registry) -> None:

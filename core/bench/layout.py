@@ -6,14 +6,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .. import schemas
 from ..errors import UsageError
-from ..files import read_json
 from ..train.rundir import RunDir
 from .suite import LABEL, RunSpec
 
 _KEY = re.compile(rf"^{LABEL}/{LABEL}/seed-[0-9]+$")
 PLAN_FILE = "bench.json"
-PLAN_FORMAT = 1
+PLAN_FORMAT = schemas.PLAN_FORMAT
 
 
 def run_dir(out: str | Path, key: str) -> RunDir:
@@ -27,36 +27,17 @@ def read_plan(out: str | Path, missing_ok: bool = False) -> dict[str, Any] | Non
     """The plan recorded in ``OUT/bench.json``."""
     path = Path(out) / PLAN_FILE
     try:
-        plan = read_json(path)
+        return schemas.read(path, schemas.Plan)
     except FileNotFoundError:
         if missing_ok:
             return None
         raise UsageError(f"{out} holds no benchmark ({PLAN_FILE} is missing); "
                          "give the --out of a `ganagerie bench run`") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is damaged ({exc}); rerun the suite into a new --out") from None
+    except ValueError as exc:  # not JSON, or not a plan of this format (schemas.Plan)
+        raise UsageError(f"{str(exc)[:600]}; rerun the suite into a new --out") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror}); give the --out of a "
                          "`ganagerie bench run`") from None
-    suite = plan.get("suite") if isinstance(plan, dict) else None
-    if (not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT
-            or not isinstance(suite, dict)
-            or not all(isinstance(suite.get(k), str) for k in ("name", "origin", "source"))
-            or not isinstance(plan.get("options"), dict) or not isinstance(plan.get("runs"), list)
-            or not isinstance(plan.get("environment"), dict)
-            or not isinstance(plan.get("threads"), int) or plan["threads"] < 1
-            or not looks_ok(plan.get("seeds_added", []))):
-        raise UsageError(f"{path} is not a ganagerie benchmark plan of format {PLAN_FORMAT}; "
-                         "rerun the suite into a new --out")
-    return plan
-
-
-def looks_ok(looks: Any) -> bool:
-    """Whether ``seeds_added`` (of bench.json or results.json) has its shape."""
-    return isinstance(looks, list) and len(looks) <= 10_000 and all(
-        isinstance(x, dict) and set(x) == {"from", "to"}
-        and all(isinstance(x[k], int) and not isinstance(x[k], bool) and x[k] >= 0 for k in x)
-        for x in looks)
 
 
 def seeds_added(previous: dict[str, Any] | None, specs: list[RunSpec], out: str | Path) -> list[dict]:

@@ -134,3 +134,49 @@ def critical_difference_figure(average_ranks: Mapping[str, float], cd: float,
         ax.hlines(y, min(ranks) - 0.03, max(ranks) + 0.03, color="black", linewidth=3)
     fig.suptitle(title, fontsize=10)
     return to_png(fig)
+
+
+def budget_figure(curves: Mapping[str, Mapping[str, Sequence[float | None]]], title: str,
+                  ylabel: str) -> bytes:
+    """Best score against budget: per variant the median over orderings as a line and the
+    band between the low and high quantiles (``{variant: {median, low, high}}``; None where
+    no ordering has a score yet is left out)."""
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
+    for j, (variant, curve) in enumerate(curves.items()):
+        color = COLORS[j % len(COLORS)]
+        budget = range(1, len(curve["median"]) + 1)
+
+        def nan(row: Sequence[float | None]) -> list[float]:
+            return [math.nan if v is None else v for v in row]
+
+        ax.plot(budget, nan(curve["median"]), color=color, label=variant, linewidth=1.3)
+        ax.fill_between(budget, nan(curve["low"]), nan(curve["high"]), color=color, alpha=0.15,
+                        linewidth=0)
+    ax.set_xlabel("budget (settings tried)", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def box_figure(scores: Mapping[str, Sequence[float]], title: str, ylabel: str) -> bytes:
+    """One box per variant: the scores of all its settings (whiskers at 1.5 IQR, every
+    setting also drawn as a point)."""
+    names = list(scores)
+    fig = Figure(figsize=(max(4.0, 0.9 * len(names) + 1.5), 3.8))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.boxplot([list(scores[n]) or [math.nan] for n in names], showfliers=False)
+    for i, n in enumerate(names, start=1):
+        ax.plot([i] * len(scores[n]), list(scores[n]), "o", color=COLORS[(i - 1) % len(COLORS)],
+                alpha=0.5, markersize=3)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return to_png(fig)

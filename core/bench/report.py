@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..files import refuse_links, write_json, write_with
 from ..registry import Registry
 from . import plots
 from .layout import PLAN_FILE, run_dir
 from .references import CEILING
 from .results import assemble, collect, eval_rows, load_results, loss_rows
+from .search_results import CURVE_METHOD
+from .search_space import range_from_json, trial_of
 from .stats import ALPHA
 
 # -- the document model ------------------------------------------------------------------
@@ -118,8 +121,12 @@ def build(results: dict[str, Any], out: Path | None) -> list[Any]:
     # a report of a suite still under way (or stopped) counts its runs not yet done apart
     partial = any(info["unfinished"] + info["missing"] for ds in results["datasets"].values()
                   for info in ds["variants"].values())
+    if results.get("search"):
+        blocks += search_section(results, out)
     for label, ds in results["datasets"].items():
-        blocks += dataset_section(label, ds, [r for r in runs if r["dataset"] == label], out, partial)
+        # a search's trials are summarized in its section; these are the re-runs
+        shown = [r for r in runs if r["dataset"] == label and trial_of(r["variant"]) is None]
+        blocks += dataset_section(label, ds, shown, out, partial)
     if results.get("across_datasets"):
         blocks += across_section(results["across_datasets"])
     blocks += protocol_section(results)
@@ -193,6 +200,115 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
     if out is not None:
         blocks += dataset_figures(label, runs, out, ds.get("references"))
     return blocks
+
+
+_SAMPLERS = {
+    "random": "random sampler (Optuna's RandomSampler: what the paper's budget curves assume)",
+    "tpe": "TPE sampler (Optuna's TPESampler: its first 10 settings at random, then drawn from "
+           "the scores so far)",
+    "qmc": "quasi-random sampler (point n of a scrambled Sobol sequence for trial n)",
+}
+
+
+def search_section(results: dict[str, Any], out: Path | None) -> list[Any]:
+    """The equal-budget search (Lucic et al. 2018): per dataset the best setting of each variant
+    with its re-run, the settings without a score, the budget curves and the scores of all
+    settings; then the search's protocol."""
+    search = results["search"]
+    column, budget, seeds = search["metric"], search["budget"], search["rerun_seeds"]
+    sampler = _SAMPLERS.get(search["sampler"], search["sampler"])
+    if search["sampler"] == "tpe":
+        sampler += f", {search['wave']} setting(s) asked at a time per variant"
+    blocks: list[Any] = [Heading(2, "Search: every variant on the same budget"), Para(
+        f"As in Lucic et al. (2018), every variant was given the same budget of {budget} settings "
+        f"per dataset, drawn by the {sampler} from its own space (protocol below). Each setting "
+        f"trained once, trial n with seed n, and was scored by the final evaluation of {column} "
+        f"(no best-of-run). The best setting of each variant, chosen on those scores, was re-run "
+        f"with {len(seeds)} new seeds ({_span(seeds)}; no trial used them): the tables under "
+        f"*Dataset* below, their rankings and the comparisons with the baseline are those "
+        f"re-runs. **The re-run numbers are not the ones the selection saw**: the best of "
+        f"{budget} noisy search scores overstates its setting (selection bias), a re-run on new "
+        f"seeds does not. Budget curves: {CURVE_METHOD}.")]
+    for label, ds in search["datasets"].items():
+        blocks += _search_dataset(label, ds, search, results["datasets"].get(label) or {}, out)
+    rows = []
+    for variant, space in search["spaces"].items():
+        for name, recorded in space.items():
+            try:
+                r = range_from_json(recorded)
+                rows.append([variant, name, r.describe(), r.source])
+            except UsageError:
+                rows.append([variant, name, str(recorded), "its component"])
+    blocks += [Heading(3, "Search protocol"), Para(
+        f"Sampler: {sampler}, seed {search['seed']} (each value drawn from the seed, the study "
+        f"DATASET/VARIANT, the trial number and the field: the same suite gives the same settings). "
+        f"Budget: {budget} settings per variant and dataset; trial n trains with seed n "
+        f"({_span(search['trial_seeds'])}); the best setting re-runs with seeds {_span(seeds)}. "
+        f"Score: {column}, the final evaluation. `lr` and `beta1` set both networks' learning "
+        f"rate and Adam beta1 to one value (beta2 kept). Float ranges are half-open."),
+        Table(["variant", "field", "range", "from"], rows)]
+    return blocks
+
+
+def _span(seeds: list[int]) -> str:
+    return "none" if not seeds else str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+
+
+def _search_dataset(label: str, ds: dict[str, Any], search: dict[str, Any],
+                    summary: dict[str, Any], out: Path | None) -> list[Any]:
+    column = search["metric"]
+    arrow = {True: " ↑", False: " ↓"}.get(ds["higher_is_better"], "")
+    baseline = summary.get("baseline") or {}
+    against = {c["variant"]: c for c in (baseline.get("comparisons") or {}).get(column, [])}
+    rows = []
+    for variant, info in ds["variants"].items():
+        best = info["best"]
+        cell = ((summary.get("variants") or {}).get(variant) or {}).get("metrics", {}).get(column)
+        if variant == baseline.get("variant"):
+            versus = "baseline"
+        elif variant in against:
+            c = against[variant]
+            effect = {"n": c["n"], "mean": c["effect"], "ci_low": c["effect_low"],
+                      "ci_high": c["effect_high"]}
+            versus = f"{c['verdict']} ({fmt_ci(effect)})"
+        else:
+            versus = "–"
+        fraction = info["no_score_fraction"]
+        rows.append([
+            variant, f"{info['finished']}/{search['budget']}",
+            "–" if best is None else str(best["trial"]), "–" if best is None else fmt(best["score"]),
+            fmt_ci(cell) if cell else "–", versus,
+            f"{info['diverged']} / {info['failed']} / {info['not trained']}"
+            + ("" if fraction is None else f" ({fraction:.0%})"),
+            "–" if best is None else ", ".join(f"{k}={_value(v)}" for k, v in best["params"].items())])
+    header = ["variant", "settings", "best trial", f"its search {column}{arrow}",
+              f"re-run {column}{arrow} ({len(search['rerun_seeds'])} new seeds)",
+              f"vs {baseline.get('variant', 'baseline')} (re-runs)",
+              "no score: diverged / failed / not trained", "best setting"]
+    blocks: list[Any] = [Heading(3, f"Search on {label}"), Table(header, rows)]
+    pending = sum(info["unfinished"] + info["missing"] for info in ds["variants"].values())
+    if pending:
+        blocks.append(Para(f"{pending} setting(s) not finished yet: rerun the same command to finish "
+                           "the search; the curves are of the finished settings."))
+    if out is not None:
+        curves = {v: info["curve"] for v, info in ds["variants"].items() if info["curve"]}
+        if curves:
+            blocks.append(Picture(f"{label}: best {column} against budget", plots.budget_figure(
+                curves, f"{label}: best {column} among the first b settings "
+                f"(median, {search['curve']['quantiles'][0]:.1%}-{search['curve']['quantiles'][-1]:.1%} "
+                f"over {search['curve']['orderings']} orderings)", column),
+                f"plots/search-{label}-budget.png"))
+        scores = {v: [t["score"] for t in info["trials"] if t["score"] is not None]
+                  for v, info in ds["variants"].items()}
+        if any(scores.values()):
+            blocks.append(Picture(f"{label}: {column} of every setting", plots.box_figure(
+                scores, f"{label}: {column} of every setting tried (settings without a score left out)",
+                column), f"plots/search-{label}-scores.png"))
+    return blocks
+
+
+def _value(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def dataset_figures(label: str, runs: list[dict[str, Any]], out: Path,

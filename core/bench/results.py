@@ -4,7 +4,9 @@
 metric values, resolved config), and per dataset a table of variants x metrics with
 the mean and 95% interval over seeds, the failure rate and the ranking. Only the
 final evaluation of each run counts: no best-of-run numbers. Diverged and failed runs
-are left out of the means and counted in the failure rate.
+are left out of the means and counted in the failure rate. In a search (a suite's
+``[search]``) the summary over seeds is of the best settings' re-runs; the trials are
+summarized in ``search`` (``ganagerie.bench.search_results``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import schemas
 from ..components import implements
 from ..errors import UsageError
-from ..files import UnreadableFile, read_json, read_jsonl
+from ..files import UnreadableFile
 from ..registry import Registry
 from ..train.checkpoint import checkpoint_step
 from ..train.rundir import RunDir
 from . import stats
-from .layout import evaluation_planned, looks_ok, read_plan, run_dir
+from .layout import evaluation_planned, read_plan, run_dir
 from .references import CEILING, FLOORS, read_references
+from .search_results import summarize_search
+from .search_space import trial_of
 from .stats import range_bounds
 from .suite import RunSpec, Suite, parse_suite
 
@@ -45,16 +50,16 @@ def flatten(nested: dict[str, Any]) -> dict[str, tuple[str, str, float]]:
 def read_eval(rd: RunDir) -> tuple[dict[str, tuple[str, str, float]], dict[str, Any]]:
     """A run's final metric values (see ``flatten``) and their protocol, from ``eval.json``."""
     try:
-        data = read_json(rd.eval)
+        data = schemas.read(rd.eval, schemas.Evaluation)
     except (FileNotFoundError, ValueError):
         return {}, {}
-    return flatten(data.get("metrics", {})), data.get("protocol", {})
+    return flatten(data["metrics"]), data["protocol"]
 
 
 def _log_rows(rd: RunDir) -> list[dict[str, Any]]:
     """A run's metrics.jsonl (a damaged one: one line naming the file and the line)."""
     try:
-        return read_jsonl(rd.metrics)
+        return schemas.read_metrics(rd.metrics)
     except UnreadableFile as exc:
         raise UsageError(str(exc)) from None
 
@@ -187,12 +192,12 @@ def load_results(report_dir: str | Path) -> dict[str, Any]:
     """results.json, checked to have the shape ``bench report`` writes (nothing in it is trusted)."""
     path = Path(report_dir) / "results.json"
     try:
-        results = read_json(path)
+        results = schemas.read(path, schemas.Results)
     except FileNotFoundError:
         raise UsageError(f"no results.json in {report_dir}; give the --out of a "
                          "`ganagerie bench run` or a committed report directory") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is damaged ({exc}); restore it or rerun `ganagerie bench report`") from None
+    except ValueError as exc:  # not JSON, or not of the results' schema
+        raise UsageError(f"{str(exc)[:600]}; restore it or rerun `ganagerie bench report`") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror})") from None
     problem = _shape_problem(results)
@@ -202,27 +207,13 @@ def load_results(report_dir: str | Path) -> dict[str, Any]:
     return results
 
 
-_FIELDS = {"suite": dict, "options": dict, "threads": int, "environment": dict, "runs": list,
-           "datasets": dict, "content_hash": str}
-
-
-def _shape_problem(results: Any) -> str | None:
-    if not isinstance(results, dict):
-        return "not a JSON object"
-    for key, kind in _FIELDS.items():
-        if not isinstance(results.get(key), kind):
-            return f"'{key}' is missing or not a {kind.__name__}"
-    if not all(isinstance(results["suite"].get(k), str) for k in ("name", "origin", "source")):
-        return "'suite' lacks name, origin or source"
-    if not looks_ok(results.get("seeds_added", [])):
-        return "'seeds_added' is not a list of {from, to} seed counts"
+def _shape_problem(results: dict[str, Any]) -> str | None:
+    """What ``schemas.Results`` cannot check: each run's spec."""
     for i, run in enumerate(results["runs"]):
         try:
             RunSpec.from_json(run)
         except UsageError as exc:
             return f"runs[{i}]: {exc}"
-        if not all(k in run for k in COMPARED):
-            return f"runs[{i}] lacks one of {', '.join(COMPARED)}"
     return None
 
 
@@ -250,14 +241,29 @@ def assemble(plan: dict[str, Any], runs: list[dict[str, Any]], references: dict[
     }
     if (over := across(datasets)) is not None:
         results["across_datasets"] = over
+    if suite.search is not None:
+        results["search"] = search_summary(runs, suite, plan["options"], registry)
     results["content_hash"] = content_hash(results)
     return results
+
+
+def search_summary(runs: list[dict[str, Any]], suite: Suite, options: dict[str, Any],
+                   registry: Registry | None) -> dict[str, Any]:
+    """results.json's ``search`` from the run records, with the metrics' directions as the
+    summary over seeds finds them."""
+    directions = {label: metric_directions([r for r in runs if r["dataset"] == label],
+                                           suite.higher_is_better, registry)
+                  for label in dict.fromkeys(r["dataset"] for r in runs)}
+    return summarize_search(runs, suite.search, options, directions)
 
 
 def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | None,
               references: dict[str, Any] | None = None) -> dict[str, Any]:
     """Per dataset, in the order the runs name them: the summary over seeds (results.json's
-    ``datasets``), computed from the run records and the reference values alone."""
+    ``datasets``), computed from the run records and the reference values alone; in a search,
+    of its re-runs only."""
+    if suite.search is not None:
+        runs = [r for r in runs if trial_of(r["variant"]) is None]
     datasets = {}
     for label in dict.fromkeys(r["dataset"] for r in runs):
         mine = [r for r in runs if r["dataset"] == label]

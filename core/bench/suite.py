@@ -5,8 +5,9 @@ through the same ``resolve_config`` as ``ganagerie train``::
 
     name = "my-suite"
     description = "one line for `ganagerie bench list`"
-    seeds = 5                  # seeds 0..4, or a list such as [0, 3, 7] (at most 10,000 seeds
-                               # and 100,000 runs; GANAGERIE_NO_LIMITS=1 lifts both)
+    seeds = 5                  # seeds 0..4, or a list such as [0, 3, 7] (at most 10,000 seeds,
+                               # 10,000 datasets x variants and 100,000 runs, GANAGERIE_NO_LIMITS=1
+                               # lifts them; over 1,000 runs, `bench run` asks for --yes)
     steps = 3000               # generator updates of every run
     metrics = ["..."]          # metric names; absent: the evaluator's defaults per dataset
     eval_every = 500           # also evaluate during training (0: only at the end)
@@ -36,6 +37,10 @@ Datasets and variants may be plain names or tables; a table takes ``label``,
 ``loss``, ``regularizers`` for a variant). Later ``set`` tables win: suite, dataset,
 variant, then the command line.
 
+A ``[search]`` section tunes every variant on an equal budget before comparing them
+(Lucic et al. 2018; ``ganagerie.bench.search_space`` gives its format); the suite's seeds
+are then the trials' and the re-runs' (``seeds`` is not given).
+
 Built-in suites are ``*.toml`` files in packages named by the ``ganagerie.suites``
 entry-point group, so a plugin distribution can ship suites the same way.
 """
@@ -54,7 +59,9 @@ from typing import Any
 
 from ..config import LIFT, limits_lifted, resolve_config
 from ..errors import UsageError, did_you_mean
+from ..files import UnreadableFile, read_text
 from ..registry import Registry
+from .search_space import Search, parse_search, trial_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,7 +74,8 @@ LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
 _LABEL = re.compile(rf"^{LABEL}$")
 
 _TOP_KEYS = {"name", "description", "seeds", "steps", "metrics", "eval_every", "eval_samples",
-             "rank_by", "higher_is_better", "baseline", "arch", "set", "datasets", "variants"}
+             "rank_by", "higher_is_better", "baseline", "arch", "set", "datasets", "variants",
+             "search"}
 _DATASET_KEYS = {"name", "label", "options", "arch", "set", "metrics"}
 _VARIANT_KEYS = {"variant", "label", "loss", "regularizers", "arch", "set"}
 
@@ -119,9 +127,12 @@ class Suite:
     #: the distribution that ships the suite (None for a file): its plain names mean that
     #: distribution's own components first, as in its presets
     distribution: str | None = None
+    #: the equal-budget search of every variant's settings, where the suite has one
+    search: Search | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Name, description, origin and size, for ``ganagerie bench list``."""
+        """Name, description, origin and size, for ``ganagerie bench list`` (a search's runs
+        are its trials and re-runs: one seed each)."""
         return {"name": self.name, "description": self.description, "origin": self.origin,
                 "datasets": [d.label for d in self.datasets],
                 "variants": [v.label for v in self.variants], "seeds": list(self.seeds),
@@ -138,13 +149,17 @@ class RunSpec:
     variant: str
     seed: int
     config: dict[str, Any]
+    #: a search's runs: ``{"trial": n, "params": {field: value}}``, the setting the run trains
+    #: (a trial's own, or the best one that a re-run repeats)
+    search: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return self.key
 
     def as_json(self) -> dict[str, Any]:
         return {"key": self.key, "dataset": self.dataset, "variant": self.variant,
-                "seed": self.seed, "config": self.config}
+                "seed": self.seed, "config": self.config,
+                **({"search": self.search} if self.search is not None else {})}
 
     @classmethod
     def from_json(cls, data: Any) -> RunSpec:
@@ -164,7 +179,20 @@ class RunSpec:
                 and isinstance(config, Mapping)):
             raise UsageError(f"bad run {str(key)[:80]!r}: a run needs key DATASET/VARIANT/seed-N "
                              "(letters, digits and . _ + -), matching fields and a config")
-        return cls(key, dataset, variant, seed, dict(config))
+        search = data.get("search")
+        if search is not None and not _setting_ok(search):
+            raise UsageError(f"bad run {key[:80]!r}: its search must be {{trial: N, params: "
+                             "{field: number, text or boolean}}")
+        return cls(key, dataset, variant, seed, dict(config), search)
+
+
+def _setting_ok(search: Any) -> bool:
+    params = search.get("params") if isinstance(search, Mapping) else None
+    trial = search.get("trial") if isinstance(search, Mapping) else None
+    return (set(search) == {"trial", "params"} and type(trial) is int and 0 <= trial < 2**31
+            and isinstance(params, Mapping) and len(params) <= 1000
+            and all(isinstance(k, str) and len(k) <= 200 and isinstance(v, (str, int, float))
+                    for k, v in params.items()))
 
 
 # -- finding suites ------------------------------------------------------------------------
@@ -195,12 +223,13 @@ def load_suite(name_or_path: str | Path) -> Suite:
     # a directory named like a built-in suite (a benchmark's --out, say) does not hide it
     if path.suffix == ".toml" or path.is_file() or (path.exists() and text not in builtin_suites()):
         try:
-            source = path.read_text(encoding="utf-8")
+            source = read_text(path, MAX_SUITE_BYTES)
+        except UnreadableFile as exc:  # not UTF-8, too large, a FIFO or a device
+            raise UsageError(f"suite file {exc}; give a UTF-8 TOML file of at most "
+                             f"{MAX_SUITE_BYTES:,} bytes") from None
         except OSError as exc:
             raise UsageError(f"cannot read suite file {path} ({exc.strerror}); "
                              "give a .toml path or a built-in name (ganagerie bench list)") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"suite file {path} is not UTF-8 text; save it as UTF-8 TOML") from None
         return parse_suite(source, str(path))
     suites = builtin_suites()
     if text not in suites:
@@ -220,6 +249,10 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{origin}: not valid TOML ({exc}); fix the file") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise UsageError(f"{origin}: nested too deeply to be a suite (at most {MAX_DEPTH} levels); "
+                         "fix the file") from None
+    _check_size(data, origin)
     _check_keys(data, _TOP_KEYS, origin, "the suite")
     default_name = Path(origin).name.removesuffix(".toml")
     name = _label(data.get("name", default_name), origin, "name")  # it names runs/bench/NAME
@@ -232,6 +265,16 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
             raise UsageError(f"{origin}: two {what} are labelled '{twice[0]}'; give one a "
                              "different label")
     steps = data.get("steps")
+    search = None
+    if "search" in data:
+        if "seeds" in data:
+            raise UsageError(f"{origin}: a suite with [search] sets no 'seeds': trial n trains with "
+                             "seed n and the best settings re-run with search.rerun_seeds new ones")
+        trial = next((v.label for v in variants if trial_of(v.label)), None)
+        if trial is not None:
+            raise UsageError(f"{origin}: variant label '{trial}' looks like a search trial's "
+                             "(LABEL.trial-N); give it another label")
+        search = parse_search(data["search"], origin, name, [v.label for v in variants])
     baseline = _optional_text(data.get("baseline"), origin, "baseline")
     if baseline is not None and baseline not in [v.label for v in variants]:
         raise UsageError(f"{origin}: baseline '{baseline}' is not one of the suite's variants "
@@ -243,7 +286,8 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
         origin=origin,
         datasets=datasets,
         variants=variants,
-        seeds=_seeds(data.get("seeds", 1), origin),
+        seeds=(tuple(range(search.budget + search.rerun_seeds)) if search
+               else _seeds(data.get("seeds", 1), origin)),
         steps=None if steps is None else _int(steps, origin, "steps", 1),
         metrics=_names(data.get("metrics"), origin, "metrics"),
         eval_every=_int(data.get("eval_every", 0), origin, "eval_every", 0),
@@ -254,6 +298,7 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
         sets=_sets(data.get("set", {}), origin, "set"),
         baseline=baseline,
         distribution=distribution,
+        search=search,
     )
 
 
@@ -357,18 +402,50 @@ def _optional_int(value: Any, origin: str, key: str) -> int | None:
 #: unless the limits are lifted (``GANAGERIE_NO_LIMITS=1``): a typo must not plan 10^9 runs
 MAX_SEEDS = 10_000
 MAX_RUNS = 100_000
+#: the most (dataset, variant) cells a suite has, unless the limits are lifted
+MAX_CELLS = 10_000
+#: the deepest a suite's tables and lists nest, and the largest suite file read
+MAX_DEPTH = 16
+MAX_SUITE_BYTES = 2**20
+
+
+def _check_size(data: Mapping[str, Any], origin: str) -> None:
+    """Refuse, before anything is expanded or even parsed further, a suite nested deeper than
+    ``MAX_DEPTH`` or asking for more than the limits: ``MAX_SEEDS`` seeds (as ``--seeds``),
+    ``MAX_CELLS`` datasets x variants, ``MAX_RUNS`` runs; ``GANAGERIE_NO_LIMITS=1`` lifts the
+    last three."""
+    stack = [(data, 1)]
+    while stack:  # no recursion: the depth itself is what is checked
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UsageError(f"{origin}: nested more than {MAX_DEPTH} levels deep; a suite's "
+                             "tables and lists are a few levels deep (fix the file)")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    if limits_lifted():
+        return
+    seeds = data.get("seeds", 1)
+    listed = isinstance(seeds, list)
+    count = (len(seeds) if listed else seeds
+             if isinstance(seeds, int) and not isinstance(seeds, bool) and "search" not in data else 1)
+    if count > MAX_SEEDS:
+        said = f"lists {count:,} seeds" if listed else f"is {count:,}"
+        raise UsageError(f"{origin}: 'seeds' {said}, more than {MAX_SEEDS:,} (the limit of --seeds "
+                         f"too); set {LIFT} if you mean it")
+    sizes = [len(data.get(k)) if isinstance(data.get(k), list) else 1 for k in ("datasets", "variants")]
+    cells = sizes[0] * sizes[1]
+    if cells > MAX_CELLS:
+        raise UsageError(f"{origin}: {sizes[0]:,} datasets x {sizes[1]:,} variants is {cells:,} "
+                         f"(dataset, variant) cells, more than {MAX_CELLS:,}; set {LIFT} if you mean it")
+    if cells * max(count, 1) > MAX_RUNS:
+        raise UsageError(f"{origin}: {sizes[0]:,} datasets x {sizes[1]:,} variants x {count:,} seeds is "
+                         f"{cells * count:,} runs, more than {MAX_RUNS:,}; set {LIFT} if you mean it")
 
 
 def _seeds(value: Any, origin: str) -> tuple[int, ...]:
+    # its size was checked against MAX_SEEDS before (``_check_size``)
     if isinstance(value, int) and not isinstance(value, bool):
-        count = _int(value, origin, "seeds", 1)
-        if count > MAX_SEEDS and not limits_lifted():
-            raise UsageError(f"{origin}: 'seeds' is {count:,}, more than {MAX_SEEDS:,}; set "
-                             f"{LIFT} if you mean it")
-        return tuple(range(count))
-    if isinstance(value, list) and len(value) > MAX_SEEDS and not limits_lifted():
-        raise UsageError(f"{origin}: 'seeds' lists {len(value):,} seeds, more than {MAX_SEEDS:,}; "
-                         f"set {LIFT} if you mean it")
+        return tuple(range(_int(value, origin, "seeds", 1)))
     if isinstance(value, list) and value:
         seeds = tuple(_int(s, origin, "seeds[]", 0) for s in value)
         if len(set(seeds)) != len(seeds):
@@ -429,35 +506,43 @@ def expand(
         raise UsageError(f"{suite.origin}: {len(suite.datasets)} datasets x {len(suite.variants)} "
                          f"variants x {len(seeds)} seeds is {runs:,} runs, more than {MAX_RUNS:,}; "
                          f"set {LIFT} if you mean it")
-    specs = []
-    for ds in suite.datasets:
-        # the evaluation plan is made of run fields, so that config.json holds it too
-        plan = {"steps": steps, "eval_every": suite.eval_every or None,
-                "eval_samples": suite.eval_samples,
-                "eval_metrics": list(ds.metrics if ds.metrics is not None else suite.metrics or [])
-                or None}
-        tail = [f"{k}={json.dumps(v)}" for k, v in plan.items() if v is not None]
-        for var in suite.variants:
-            where = f"{suite.origin}: dataset '{ds.label}', variant '{var.label}'"
-            for seed in seeds:
-                try:
-                    cfg = resolve_config(
-                        registry,
-                        dataset=ds.name,
-                        variant=var.variant,
-                        loss=var.loss,
-                        arch=var.arch or ds.arch or suite.arch,
-                        regularizers=var.regularizers,
-                        sets=[*suite.sets, *ds.sets, *var.sets, *sets, *tail, f"seed={seed}"],
-                        dataset_options=ds.options,
-                        within=suite.distribution,
-                    )
-                except UsageError as exc:
-                    raise UsageError(f"{where}: {exc}") from None
-                key = f"{ds.label}/{var.label}/seed-{seed}"
-                specs.append(RunSpec(key, ds.label, var.label, seed,
-                                     json.loads(json.dumps(cfg.to_dict()))))
-    return specs
+    return [resolve_run(suite, registry, ds, var, seed, steps=steps, sets=sets)
+            for ds in suite.datasets for var in suite.variants for seed in seeds]
+
+
+def resolve_run(suite: Suite, registry: Registry, ds: DatasetEntry, var: VariantEntry, seed: int,
+                *, steps: int | None = None, sets: Iterable[str] = (), setting: Sequence[str] = (),
+                label: str | None = None, search: dict[str, Any] | None = None) -> RunSpec:
+    """One run of ``var`` on ``ds`` with ``seed``: the suite's, dataset's and variant's ``set``
+    tables, then the command line's ``sets``, then a searched ``setting`` (assignments), under
+    the variant label ``label`` (default: the variant's)."""
+    steps = steps if steps is not None else suite.steps
+    # the evaluation plan is made of run fields, so that config.json holds it too
+    plan = {"steps": steps, "eval_every": suite.eval_every or None,
+            "eval_samples": suite.eval_samples,
+            "eval_metrics": list(ds.metrics if ds.metrics is not None else suite.metrics or [])
+            or None}
+    tail = [f"{k}={json.dumps(v)}" for k, v in plan.items() if v is not None]
+    where = f"{suite.origin}: dataset '{ds.label}', variant '{var.label}'"
+    try:
+        cfg = resolve_config(
+            registry,
+            dataset=ds.name,
+            variant=var.variant,
+            loss=var.loss,
+            arch=var.arch or ds.arch or suite.arch,
+            regularizers=var.regularizers,
+            # the plan beats the suite's, dataset's and variant's set tables (every variant is
+            # scored alike); the command line's sets beat the plan (a plumbing run's few samples)
+            sets=[*suite.sets, *ds.sets, *var.sets, *tail, *sets, *setting, f"seed={seed}"],
+            dataset_options=ds.options,
+            within=suite.distribution,
+        )
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    label = label or var.label
+    return RunSpec(f"{ds.label}/{label}/seed-{seed}", ds.label, label, seed,
+                   json.loads(json.dumps(cfg.to_dict())), search)
 
 
 def list_suites() -> list[Suite]:

@@ -20,7 +20,17 @@ from .layout import PLAN_FILE, PLAN_FORMAT
 from .lock import bench_lock
 from .references import evaluate_references, read_references
 from .report import build, text_of_html, text_of_markdown, to_html, to_markdown
-from .results import COMPARED, across, content_hash, flatten, load_results, run_record, summarize
+from .results import (
+    COMPARED,
+    across,
+    content_hash,
+    flatten,
+    load_results,
+    run_record,
+    search_summary,
+    summarize,
+)
+from .search_space import trial_of
 from .suite import RunSpec, parse_suite
 
 
@@ -102,7 +112,8 @@ def verify(
         executor = make_executor(default_jobs(specs) if jobs is None else jobs, results["threads"])
         execute(specs, out, executor, registry, progress, f"verify {results['suite']['name']}",
                 batch_seeds=batch_seeds, groups=groups)
-        evaluate_references(specs, out, registry)
+        # a search's trials have no reference rows: the summary compares its re-runs only
+        evaluate_references([s for s in specs if trial_of(s.variant) is None], out, registry)
     differences = list(recorded_problems)
     recorded_refs = results.get("references") if isinstance(results.get("references"), dict) else {}
     for label in dict.fromkeys(s.dataset for s in specs) if recorded_refs else ():
@@ -127,8 +138,9 @@ def verify(
 
 def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry | None) -> list[str]:
     """What in a report directory disagrees with its own runs: the summary over seeds, the
-    content hash, report.md/html (their text; figures are not checked) and, where the run
-    directories are there, each run's files (eval.json, metrics.jsonl, status.json)."""
+    search's summary, the content hash, report.md/html (their text; figures are not checked)
+    and, where the run directories are there, each run's files (eval.json, metrics.jsonl,
+    status.json)."""
     problems = []
     suite = parse_suite(results["suite"]["source"], results["suite"]["origin"])
     references = results.get("references") if isinstance(results.get("references"), dict) else None
@@ -137,6 +149,9 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
         problems.append("results.json: the summary over seeds ('datasets') is not what its runs give")
     if _show(across(datasets)) != _show(results.get("across_datasets")):
         problems.append("results.json: the ranking across datasets is not what its runs give")
+    if suite.search is not None and _show(search_summary(results["runs"], suite, results["options"],
+                                                         registry)) != _show(results.get("search")):
+        problems.append("results.json: the search's summary ('search') is not what its runs give")
     if content_hash(results) != results["content_hash"]:
         problems.append(f"results.json: content_hash {results['content_hash']} recorded, "
                         f"{content_hash(results)} computed from its runs")

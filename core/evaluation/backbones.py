@@ -11,7 +11,11 @@ density/coverage) and class logits (Inception Score, class modes). Two kinds:
   data and ``CLASSIFIER_VERSION``, with their test accuracy.
 
 ``auto`` picks Inception for images of side 32 or more when its weights are found,
-otherwise the classifier. Every backbone states itself in ``info`` for the protocol.
+otherwise the classifier; for unlabelled data, which has no classifier, Inception at any
+size. Every backbone states itself in ``info`` for the protocol.
+
+Images reach the Inception through ``inception_input`` alone: 8-bit quantisation (or not)
+and the resize to 299x299 of a named protocol (``ganagerie.evaluation.protocols``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .. import locks
 from ..components import Dataset, DataSplit, Metric
 from ..errors import UsageError
 from ..files import write_with
+from .protocols import RESIZE_TEXT, RESIZES, get_protocol
 
 BACKBONES = ("auto", "classifier", "inception")
 
@@ -155,22 +160,101 @@ class StackedBackbone(Backbone):
         return torch.cat(feats, dim=1), joint
 
 
-class InceptionBackbone(Backbone):
-    """The standard FID Inception-v3 of torch-fidelity: pool features (2048) and logits (1008)."""
+# -- the Inception's input: quantisation and resize ----------------------------------------
 
-    def __init__(self, net: nn.Module, info: dict[str, Any]):
+INCEPTION_SIDE = 299
+
+
+def resize_weights(n_in: int, n_out: int, resize: str) -> Tensor:
+    """The ``[n_out, n_in]`` float64 matrix of a 1-D resize (``resize`` in ``RESIZES``):
+    every resize of a protocol is linear and separable, ``H @ image @ W.T``.
+
+    Each follows its library's own arithmetic: TF 1.x bilinear samples at ``i * n_in / n_out``
+    and torch's at ``(i + 0.5) * n_in / n_out - 0.5`` (cut at 0), both in float32 and
+    between the two nearest pixels (no antialiasing when shrinking); PIL's bicubic (a = -0.5)
+    centres its kernel at ``(i + 0.5) * n_in / n_out`` in float64, widened by the factor
+    when shrinking, over the pixels it covers, normalised to sum 1.
+    """
+    if resize not in RESIZES:
+        raise ValueError(f"unknown resize {resize!r}; choose from {', '.join(RESIZES)}")
+    scale = n_in / n_out
+    out = torch.zeros(n_out, n_in, dtype=torch.float64)
+    if resize == "clean":
+        stretch = max(scale, 1.0)
+        for i in range(n_out):
+            centre = (i + 0.5) * scale
+            lo = max(int(centre - 2 * stretch + 0.5), 0)
+            hi = min(int(centre + 2 * stretch + 0.5), n_in)
+            w = _pil_cubic((torch.arange(lo, hi, dtype=torch.float64) - centre + 0.5) / stretch)
+            out[i, lo:hi] = w / w.sum()
+        return out
+    i = torch.arange(n_out, dtype=torch.float32)
+    at = i * scale if resize == "legacy-tensorflow" else ((i + 0.5) * scale - 0.5).clamp_min(0)
+    lo = at.long()
+    frac = (at - lo).double()
+    rows = torch.arange(n_out)
+    out.index_put_((rows, lo), 1 - frac, accumulate=True)
+    out.index_put_((rows, (lo + 1).clamp_max(n_in - 1)), frac, accumulate=True)
+    return out
+
+
+def _pil_cubic(x: Tensor, a: float = -0.5) -> Tensor:
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+def inception_input(x: Tensor, resize: str = "legacy-tensorflow", quantise: bool = True) -> Tensor:
+    """Images in [-1, 1] ``[B, 1 or 3, H, W]`` -> the FID Inception's input: RGB
+    ``[B, 3, 299, 299]`` float32 in [0, 255], as the named protocols make it.
+
+    ``quantise`` first rounds to the 8-bit value a PNG would hold (``floor(v + 0.5)``, as
+    torchvision's ``save_image`` does); the resize (``resize_weights``) runs in float and its
+    result is clipped to [0, 255], never quantised again (TF's bilinear stays in range by
+    itself). Grey images are repeated to RGB.
+    """
+    v = (x.detach().float().clamp(-1, 1) + 1) * 127.5
+    if quantise:
+        v = (v + 0.5).floor().clamp_max(255)
+    if v.shape[1] == 1:
+        v = v.expand(-1, 3, -1, -1)
+    h = resize_weights(v.shape[2], INCEPTION_SIDE, resize).to(v)
+    w = resize_weights(v.shape[3], INCEPTION_SIDE, resize).to(v)
+    return (h @ v @ w.T).clamp(0, 255)
+
+
+#: torch-fidelity's FeatureExtractorInceptionV3 blocks, in the order its forward runs them
+INCEPTION_BLOCKS = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1",
+                    "Conv2d_4a_3x3", "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+                    "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
+                    "AvgPool")
+
+
+class InceptionBackbone(Backbone):
+    """The standard FID Inception-v3 of torch-fidelity: pool features (2048) and logits (1008).
+
+    torch-fidelity's own forward takes uint8 images and resizes them itself (TF1 bilinear);
+    here the network's blocks run on ``inception_input``'s float 299x299 images instead, so
+    that every protocol's quantisation and resize is ours, in one function.
+    """
+
+    def __init__(self, net: nn.Module, info: dict[str, Any], resize: str = "legacy-tensorflow",
+                 quantise: bool = True):
         super().__init__()
         self.net = net
         self.feature_dim, self.num_classes = 2048, 1008
-        self.info = info
+        self.resize, self.quantise = resize, quantise
+        self.info = {**info, "resize": resize, "quantise": quantise}
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        # the network expects 8-bit RGB, as the images it was measured on
-        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        feats, logits = self.net(x)
-        return feats, logits
+        h = inception_input(x, self.resize, self.quantise).to(self.net.fc.weight.dtype)
+        h = (h - 128) / 128  # the TF graph's normalisation
+        for name in INCEPTION_BLOCKS:
+            h = getattr(self.net, name)(h)
+        feats = h.flatten(1)
+        # torch-fidelity's "logits_unbiased": the classifier without its bias (for IS)
+        return feats.float(), (feats @ self.net.fc.weight.T).float()
 
 
 # -- choosing and building --------------------------------------------------------------
@@ -184,11 +268,15 @@ def get_backbone(
     device: torch.device | str = "cpu",
     kind: str = "auto",
     inception_weights: str | None = None,
+    *,
+    resize: str = "legacy-tensorflow",
+    quantise: bool = True,
 ) -> Backbone:
     """The backbone for ``dataset`` on ``device`` (``kind``: auto, classifier or inception).
 
-    Classifiers are trained on first use and then read from the cache; built backbones are
-    also kept for the life of the process.
+    ``resize`` and ``quantise`` say how images reach the Inception (``inception_input``);
+    the classifier reads them as they are. Classifiers are trained on first use and then
+    read from the cache; built backbones are also kept for the life of the process.
     """
     if kind not in BACKBONES:
         raise UsageError(f"unknown backbone '{kind}'; choose from {', '.join(BACKBONES)}")
@@ -199,8 +287,10 @@ def get_backbone(
         kind = "inception" if inception_weights or _inception_suits(dataset) else "classifier"
     if kind == "inception":
         path = _inception_path(inception_weights)
-        key: tuple = ("inception", str(path))
-        build = lambda: load_inception(path)  # noqa: E731
+        if resize not in RESIZES:
+            raise UsageError(f"unknown resize '{resize}'; choose from {', '.join(RESIZES)}")
+        key: tuple = ("inception", str(path), resize, quantise)
+        build = lambda: load_inception(path, resize, quantise)  # noqa: E731
     else:
         base = _base(dataset)
         if base not in _keys:  # hashing MNIST takes a while; a dataset object's data does not change
@@ -219,7 +309,8 @@ def _base(dataset: Dataset) -> Dataset:
 
 
 def _inception_suits(dataset: Dataset) -> bool:
-    if min(dataset.shape[1:]) < INCEPTION_MIN_SIDE:
+    # small images have the classifier, unless there are no labels to train one on
+    if min(dataset.shape[1:]) < INCEPTION_MIN_SIDE and _base(dataset).num_classes:
         return False
     try:
         import torch_fidelity  # noqa: F401
@@ -241,7 +332,8 @@ def _inception_path(given: str | None, must_exist: bool = True) -> Path:
     return path
 
 
-def load_inception(path: Path) -> InceptionBackbone:
+def load_inception(path: Path, resize: str = "legacy-tensorflow", quantise: bool = True
+                   ) -> InceptionBackbone:
     """torch-fidelity's FID Inception with the weights in ``path``; never downloads."""
     try:
         import torch_fidelity.feature_extractor_inceptionv3 as tfi
@@ -266,11 +358,12 @@ def load_inception(path: Path) -> InceptionBackbone:
         tfi.load_state_dict_from_url = original
     info = {"name": "inception", "weights": INCEPTION_FILE if path.name == INCEPTION_FILE else str(path),
             "feature_dim": 2048, "features": "pool3 (2048)", "logits": "logits_unbiased (1008)"}
-    return InceptionBackbone(net, info)
+    return InceptionBackbone(net, info, resize, quantise)
 
 
-_NO_LABELS = ("the classifier backbone needs class labels and this dataset has none; "
-              "use --backbone inception with --inception-weights FILE")
+_NO_LABELS = ("the classifier backbone needs class labels and this dataset has none; give the data "
+              "class labels, or use the FID Inception: pip install 'ganagerie[inception]' and pass "
+              "--backbone inception --inception-weights FILE")
 
 
 def data_key(dataset: Dataset) -> str:
@@ -406,14 +499,23 @@ def _jitter(x: Tensor, g: torch.Generator) -> Tensor:
 
 
 class BackboneMetric(Metric):
-    """A metric on images in a backbone's feature space; the real reference is the train split."""
+    """A metric on images in a backbone's feature space, against a whole real split.
+
+    ``protocol`` names how it is measured (``ganagerie.evaluation.protocols``): the real
+    split, the generated samples it calls for (its ``n_samples``) and how images reach the
+    Inception. A subclass whose factory takes ``protocol`` gets ``ganagerie eval
+    --fid-protocol``; one that counts its generated samples in ``n`` has the count checked.
+    """
 
     needs = "images"
 
-    def __init__(self, backbone: str = "auto", inception_weights: str = ""):
+    def __init__(self, backbone: str = "auto", inception_weights: str = "", protocol: str = ""):
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
         self.backbone_kind, self.inception_weights = backbone, inception_weights
+        self.named_protocol = get_protocol(protocol)
+        if self.named_protocol.n_generated:
+            self.n_samples = self.named_protocol.n_generated
         self.backbone: Backbone | None = None
         self.real: DataSplit | None = None
 
@@ -421,10 +523,31 @@ class BackboneMetric(Metric):
         return dataset.is_image
 
     def setup(self, dataset: Dataset, device: torch.device) -> None:
-        self.backbone = get_backbone(dataset, device, self.backbone_kind, self.inception_weights or None)
-        self.real = dataset.load("train")
+        p = self.named_protocol
+        self.backbone = get_backbone(dataset, device, self.backbone_kind, self.inception_weights or None,
+                                     resize=p.resize, quantise=p.quantise)
+        self.real = dataset.load(p.reference)
 
     def protocol(self) -> dict[str, Any]:
         n_real = None if self.real is None else int(self.real.x.shape[0])
         info = None if self.backbone is None else dict(self.backbone.info)
-        return {"backbone": info, "real": "train split", "n_real": n_real}
+        return {"backbone": info, "real": f"{self.named_protocol.reference} split", "n_real": n_real,
+                **self.protocol_followed()}
+
+    def protocol_followed(self) -> dict[str, Any]:
+        """The named protocol, how images reached the backbone, and where this evaluation
+        did not follow the protocol (``differs_from_protocol``: empty when it did)."""
+        p = self.named_protocol
+        inception = self.backbone is not None and self.backbone.info.get("name") == "inception"
+        if inception:
+            images = f"{'8-bit' if p.quantise else 'float, not quantised'}; {RESIZE_TEXT[p.resize]}"
+        else:
+            images = "as generated, at the data's own size: the domain classifier has no resize"
+        differs = []
+        if p.published and self.backbone is not None and not inception:
+            differs.append("backbone: the domain classifier, not the FID Inception (numbers comparable "
+                           "with others on the same classifier only, never with published ones)")
+        n = getattr(self, "n", None)
+        if p.n_generated and self.backbone is not None and n is not None and n != p.n_generated:
+            differs.append(f"n_generated: {n} drawn, the protocol calls for {p.n_generated}")
+        return {"fid_protocol": p.record(), "images": images, "differs_from_protocol": differs}

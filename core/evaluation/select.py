@@ -17,10 +17,15 @@ if TYPE_CHECKING:  # the contracts import torch; reading a config or a suite doe
     from ..components import Dataset, Metric
 
 
-def default_metrics(registry: Registry, dataset: Dataset) -> list[str]:
-    """The registered metrics that apply to ``dataset``, by name."""
-    return [name for name in registry.names("metric")
-            if registry.create("metric", name).applies_to(dataset)]
+def default_metrics(registry: Registry, dataset: Dataset, every: bool = False) -> list[str]:
+    """The registered metrics that apply to ``dataset``, by name: those scored ``by_default``,
+    or ``every`` one."""
+    out = []
+    for name in registry.names("metric"):
+        metric = registry.create("metric", name)
+        if (every or getattr(metric, "by_default", True)) and metric.applies_to(dataset):
+            out.append(name)
+    return out
 
 
 def resolve_eval(
@@ -28,15 +33,17 @@ def resolve_eval(
     dataset: Dataset,
     metrics: Iterable[str] | None = None,
     n_samples: int | None = None,
+    shared: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], int]:
     """The metric specs (given, else those that apply) and the number of generated samples.
 
-    The sample count defaults to the largest any chosen metric's protocol calls for; with no
-    metric that applies, it is ``([], 0)``. Unknown or inapplicable metrics are a UsageError.
+    The sample count defaults to the largest any chosen metric's protocol calls for (with
+    the evaluation's ``shared`` options, e.g. a named FID protocol); with no metric that
+    applies, it is ``([], 0)``. Unknown or inapplicable metrics are a UsageError.
     """
     specs = [canonical_spec(registry, s) for s in metrics] if metrics else default_metrics(
         registry, dataset)
-    built = build_metrics(registry, dataset, specs, {})
+    built = build_metrics(registry, dataset, specs, shared or {})
     if n_samples is not None and n_samples < 2:
         raise UsageError(f"the number of samples to evaluate must be at least 2, got {n_samples}")
     n = n_samples or max((metric.n_samples for _, metric, _ in built), default=0)
@@ -56,7 +63,7 @@ def build_metrics(
         options.update(registry.check_options(entry, comp.options))
         metric = registry.create("metric", comp.name, options)
         if not metric.applies_to(dataset):
-            fits = ", ".join(default_metrics(registry, dataset)) or "none"
+            fits = ", ".join(default_metrics(registry, dataset, every=True)) or "none"
             needs = f": it needs {metric.needs}" if metric.needs else ""
             raise UsageError(f"metric '{comp.name}' does not apply to this dataset{needs} "
                              f"(metrics that apply: {fits})")
@@ -64,6 +71,13 @@ def build_metrics(
             raise UsageError(f"metric '{comp.name}' is asked for twice; name each metric once")
         out.append((comp.name, metric, {**_defaults(entry), **options}))
     return out
+
+
+def scores_classes(registry: Registry, specs: Iterable[str]) -> bool:
+    """Whether any of the metric specs names a ``conditional`` metric (one that scores
+    samples by the classes they were asked for)."""
+    return any(getattr(registry.create("metric", ComponentSpec.parse(s, "metric").name), "conditional", False)
+               for s in specs)
 
 
 def canonical_spec(registry: Registry, spec: str) -> str:

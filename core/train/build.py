@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..components import Dataset, Discriminator, Generator, Technique, implements
-from ..config import RunConfig, limits_lifted
-from ..errors import UsageError
+from ..components import (
+    Architecture,
+    Dataset,
+    DataSplit,
+    Discriminator,
+    Generator,
+    Technique,
+    describe_value,
+    expect_tensor,
+    implements,
+)
+from ..config import COMPONENT_FIELDS, RunConfig, limits_lifted
+from ..errors import PluginFault, UsageError
 from ..registry import ComponentSpec, Registry
 
 
@@ -47,8 +58,59 @@ def all_finite(*nets: torch.nn.Module) -> bool:
     return bool(torch.stack([p.isfinite().all() for net in nets for p in net.parameters()]).all())
 
 
+def build_networks(arch: Architecture, shape: tuple[int, ...],
+                   num_classes: int | None = None) -> tuple[Generator, Discriminator]:
+    """``arch.build(shape)``, told the dataset's ``num_classes`` where its ``build`` takes them
+    (a conditional architecture sizes its class embeddings by it); an architecture whose
+    ``build(shape)`` takes no classes is called as before."""
+    params = inspect.signature(arch.build).parameters
+    if "num_classes" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return arch.build(shape, num_classes=num_classes)
+    return arch.build(shape)
+
+
 def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
     return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
+
+
+def run_parts(cfg: RunConfig, registry: Registry) -> list[tuple[str, str]]:
+    """Every component a run builds, as (kind, name): what an exception raised in plugin code
+    during the run is blamed on (``Registry.blame``). Metrics: the run's, else every one."""
+    parts = [(kind, getattr(cfg, name).name) for name, kind in COMPONENT_FIELDS.items()]
+    parts += [("regularizer", spec.name) for spec in cfg.regularizers]
+    metrics = [ComponentSpec.parse(m, "metric").name for m in cfg.eval_metrics]
+    return parts + [("metric", m) for m in metrics or registry.names("metric")]
+
+
+def load_split(dataset: Dataset, split: str, name: str) -> DataSplit:
+    """``dataset.load(split)``, checked: samples a float tensor ``[N, *shape]`` with N >= 1,
+    labels None or N integers; a PluginFault naming the dataset otherwise."""
+    data = dataset.load(split)
+    what = f"load('{split}')"
+    x = getattr(data, "x", None)
+    if not isinstance(x, torch.Tensor):
+        raise PluginFault("dataset", name, f"{what} returned {describe_value(data)}, not a DataSplit "
+                          "whose x is a tensor")
+    shape = tuple(dataset.shape)
+    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape or len(x) == 0:
+        raise PluginFault("dataset", name, f"{what} returned samples of shape {tuple(x.shape)}, not "
+                          f"[N, {', '.join(map(str, shape))}] with N >= 1 (its declared shape)")
+    expect_tensor(x, "dataset", name, f"{what} (its samples)")
+    y = getattr(data, "y", None)
+    if y is not None and not (isinstance(y, torch.Tensor) and not y.is_floating_point()
+                              and not y.is_complex() and tuple(y.shape) == (len(x),)):
+        raise PluginFault("dataset", name, f"{what} returned labels {describe_value(y)}, not None or "
+                          f"{len(x)} integers")
+    return data
+
+
+def _networks(built: Any, name: str) -> tuple[Generator, Discriminator]:
+    """What ``Architecture.build`` returned, if it is (generator, discriminator) modules."""
+    if not (isinstance(built, tuple) and len(built) == 2
+            and all(isinstance(net, torch.nn.Module) for net in built)):
+        raise PluginFault("architecture", name, f"build returned {describe_value(built)}, not "
+                          "(generator, discriminator) modules")
+    return built
 
 
 def build_run(
@@ -68,12 +130,13 @@ def build_run(
             except ValueError as exc:  # e.g. an image-only technique on vector data
                 raise UsageError(f"regularizer '{name}': {exc}") from None
     arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
-    _check_size(arch, cfg, shape, d_shape)
+    classes = dataset.num_classes
+    _check_size(arch, cfg, shape, d_shape, classes)
     torch.manual_seed(cfg.seed)
     try:
-        generator, discriminator = arch.build(shape)
+        generator, discriminator = _networks(build_networks(arch, shape, classes), cfg.arch.name)
         if d_shape != shape:  # a technique feeds D something else (PacGAN's packed samples)
-            discriminator = arch.build(d_shape)[1]
+            discriminator = _networks(build_networks(arch, d_shape, classes), cfg.arch.name)[1]
         generator, discriminator = generator.to(device), discriminator.to(device)
     except ValueError as exc:
         raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
@@ -91,15 +154,16 @@ def build_run(
 MAX_PARAMETERS = 1_000_000_000
 
 
-def _check_size(arch: Any, cfg: RunConfig, shape: tuple[int, ...], d_shape: tuple[int, ...]) -> None:
+def _check_size(arch: Any, cfg: RunConfig, shape: tuple[int, ...], d_shape: tuple[int, ...],
+                num_classes: int | None = None) -> None:
     """Count the networks' parameters on the meta device (no memory) and refuse absurd sizes."""
     if limits_lifted():
         return
     try:
         with torch.device("meta"), torch.random.fork_rng(devices=[]):
-            g, d = arch.build(shape)
+            g, d = build_networks(arch, shape, num_classes)
             if d_shape != shape:
-                d = arch.build(d_shape)[1]
+                d = build_networks(arch, d_shape, num_classes)[1]
     except Exception:  # an architecture that cannot be built on the meta device: no estimate
         return
     count = sum(p.numel() for net in (g, d) for p in net.parameters())
@@ -107,6 +171,61 @@ def _check_size(arch: Any, cfg: RunConfig, shape: tuple[int, ...], d_shape: tupl
         raise UsageError(f"architecture '{cfg.arch.name}' with {cfg.arch.options} has {count:,} "
                          f"parameters (over {MAX_PARAMETERS:,}); lower its sizes (--set arch.OPTION), "
                          "or set GANAGERIE_NO_LIMITS=1 if you mean it")
+    need, have = memory_needed(g, d, cfg.batch_size, d_shape, num_classes), memory_free(cfg.device)
+    if have is not None and need > have:
+        raise UsageError(f"a run of architecture '{cfg.arch.name}' at batch {cfg.batch_size:,} needs "
+                         f"about {need / 2**30:,.1f} GiB (weights, gradients, two optimizer moments "
+                         f"and one step's activations) and {cfg.device} has {have / 2**30:,.1f} GiB "
+                         "free; lower batch_size or the architecture's sizes (--set arch.OPTION), or "
+                         "set GANAGERIE_NO_LIMITS=1 if you mean it")
+
+
+def memory_needed(g: Generator, d: Discriminator, batch: int, d_shape: tuple[int, ...],
+                  num_classes: int | None) -> int:
+    """Bytes one run holds at its peak, by formula over networks built on the meta device
+    (nothing allocated): each parameter four times (weight, gradient, Adam's two moments),
+    plus the outputs of every module in one forward of G at the batch size and two of D
+    (real and fake), which backward keeps. An estimate to refuse the impossible before it is
+    allocated, not a measurement: techniques' extra passes and the allocator's slack are not
+    counted."""
+    weights = sum(p.numel() * p.element_size() for net in (g, d) for p in net.parameters())
+    kept = [0]
+
+    def count(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            kept[0] += output.numel() * output.element_size()
+
+    hooks = [m.register_forward_hook(count) for net in (g, d) for m in net.modules()]
+    try:
+        with torch.device("meta"), torch.no_grad():
+            y = torch.zeros(batch, dtype=torch.long) if num_classes else None
+            z = torch.zeros(batch, g.latent_dim)
+            g(*((z, y) if y is not None and g.conditional else (z,)))
+            g_kept, kept[0] = kept[0], 0
+            x = torch.zeros(batch, *d_shape)
+            d(*((x, y) if y is not None and d.conditional else (x,)))
+            d_kept = kept[0]
+    except Exception:  # a network that cannot run on the meta device: its weights alone
+        g_kept = d_kept = 0
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return 4 * weights + g_kept + 2 * d_kept
+
+
+def memory_free(device: str) -> int | None:
+    """Bytes free on ``device`` for a run: CUDA's free memory, or the machine's available
+    memory (``/proc/meminfo``'s MemAvailable) for the CPU; None where it cannot be read."""
+    try:
+        if device.startswith("cuda"):
+            return torch.cuda.mem_get_info(torch.device(device))[0] if torch.cuda.is_available() else None
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return None
 
 
 def build_optimizer(

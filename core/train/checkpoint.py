@@ -26,10 +26,11 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from .. import schemas
 from ..errors import UsageError
-from ..files import read_json, write_json, write_with
+from ..files import loads_json, read_text, write_json, write_with
 
-FORMAT = 3
+FORMAT = schemas.CHECKPOINT_FORMAT
 MANIFEST = "last.json"
 
 
@@ -62,9 +63,7 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise UsageError(f"no checkpoint at {path}; train the run first (ganagerie train)")
     damaged = f"checkpoint {path} is damaged or was edited"
     manifest = _manifest(path)
-    name = manifest.get("tensors")
-    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
-        raise UsageError(f"{damaged} (bad tensor file name); rerun the run into a new --out")
+    name = manifest["tensors"]  # a plain file name: the schema's pattern has no separators
     try:
         blob = (path.parent / name).read_bytes()
     except OSError as exc:
@@ -85,14 +84,18 @@ def _manifest(path: Path) -> dict[str, Any]:
     """``last.json``, read with the files' bounds, of this format, its state matching its checksum."""
     damaged = f"checkpoint {path} is damaged or was edited"
     try:
-        manifest = read_json(path)
+        manifest = loads_json(read_text(path), str(path))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{damaged} ({exc}); rerun the run from its config.json into a new --out") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UsageError(f"{path} is not a ganagerie checkpoint of format {FORMAT}; rerun the run from "
                          "its config.json into a new --out")
     try:
-        checked = _state_hash(manifest.get("state")) == manifest.get("state_sha256")
+        schemas.check(manifest, schemas.Manifest, str(path))
+    except ValueError as exc:
+        raise UsageError(f"{exc}; rerun the run from its config.json into a new --out") from None
+    try:
+        checked = _state_hash(manifest["state"]) == manifest["state_sha256"]
     except (TypeError, ValueError):
         checked = False
     if not checked:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..files import read_json, refuse_links, write_json
+from .. import schemas
+from ..files import refuse_links, write_json
 
 if TYPE_CHECKING:
     from ..config import RunConfig
@@ -55,10 +56,9 @@ class RunDir:
 
     def read_status(self) -> dict[str, Any]:
         try:
-            status = read_json(self.status)
+            return schemas.read(self.status, schemas.Status)
         except (FileNotFoundError, ValueError):
-            return {}
-        return status if isinstance(status, dict) else {}  # a damaged file: as if never written
+            return {}  # a damaged file: as if never written (the checkpoint says how far it got)
 
     def write_status(self, status: str, step: int, steps: int, **extra: Any) -> None:
         write_json(self.status, {"status": status, "step": step, "steps": steps, **extra})
@@ -75,9 +75,7 @@ class RunDir:
     def evaluated_step(self) -> int | None:
         """The step whose weights ``eval.json`` scored; None when it is missing or damaged."""
         try:
-            record = read_json(self.eval)
+            record = schemas.read(self.eval, schemas.Evaluation)
         except (OSError, ValueError):
             return None
-        run = record.get("run") if isinstance(record, dict) else None
-        step = run.get("step") if isinstance(run, dict) else None
-        return step if type(step) is int else None
+        return (record.get("run") or {}).get("step")

@@ -21,7 +21,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..components import DStep, GStep, Schedule, StepRunner, Technique, generator_loss, implements
+from ..components import (
+    DStep,
+    GStep,
+    Schedule,
+    StepRunner,
+    Technique,
+    expect_tensor,
+    generator_loss,
+    implements,
+)
 
 #: training-health columns of every log row (means over the window's measured steps):
 #: D's logit gap E[D(real)] - E[D(fake)], its accuracy at the midpoint of the two means
@@ -173,6 +182,8 @@ class Step(StepRunner):
         self.generator, self.discriminator = lanes.G, lanes.D
         self.optimizer_g, self.optimizer_d, self.n_critic = lanes.opt_g, lanes.opt_d, cfg.n_critic
         self.g_needs_real = bool(getattr(loss, "g_needs_real", False))
+        # what a returned value that breaks its contract is blamed on
+        self.loss_name, self.arch_name = cfg.loss.name, cfg.arch.name
 
         def having(method: str) -> list[tuple[str, Sequence[Technique]]]:
             return [(n, ts) for n, ts in techniques if implements(ts[0], method)]
@@ -221,10 +232,13 @@ class Step(StepRunner):
                 fake = lanes.generate(z, self.fake_y)
         real_in, fake_in = self.seen_by_d(real), self.seen_by_d(fake)
         real_out, fake_out, d_loss = lanes.d_side(real_in, fake_in, self.real_y, self.fake_y)
+        self.logits(real_out), self.logits(fake_out)
+        expect_tensor(d_loss, "loss", self.loss_name, "d_loss", shape=real_out.shape[:-1])
         ctx = DStep(lanes.G, lanes.D, real, fake, real_out, fake_out, z, self.step, real_in, fake_in,
                     batch_dims=lanes.batch_dims, seed_rng=getattr(lanes, "rng", None),
                     real_labels=self.real_y, fake_labels=self.fake_y)
-        pens = [_as_penalty(lanes.call(ts, "d_penalty", ctx), d_loss) for _, ts in self.d_pens]
+        pens = [_as_penalty(lanes.call(ts, "d_penalty", ctx), d_loss, n, "d_penalty")
+                for n, ts in self.d_pens]
         lanes.opt_d.zero_grad(set_to_none=True)
         _backward(_total(d_loss, pens))
         if self.world is not None:
@@ -252,10 +266,14 @@ class Step(StepRunner):
         ctx = GStep(lanes.G, lanes.D, real, fake, feats, fake_out, z, self.step, real_out, fake_in,
                     batch_dims=lanes.batch_dims, seed_rng=getattr(lanes, "rng", None),
                     real_labels=self.real_y, fake_labels=self.fake_y)
-        for _, ts in self.selectors:
+        self.logits(fake_out)
+        for n, ts in self.selectors:
             fake_out = lanes.call(ts, "generator_logits", fake_out, self.step)
-        g_loss = lanes.g_loss(fake_out, real_out)
-        pens = [_as_penalty(lanes.call(ts, "g_penalty", ctx), g_loss) for _, ts in self.g_pens]
+            expect_tensor(fake_out, "regularizer", n, "generator_logits", dims=lanes.batch_dims)
+        g_loss = expect_tensor(lanes.g_loss(fake_out, real_out), "loss", self.loss_name, "g_loss",
+                               shape=fake_out.shape[:-1])
+        pens = [_as_penalty(lanes.call(ts, "g_penalty", ctx), g_loss, n, "g_penalty")
+                for n, ts in self.g_pens]
         lanes.opt_g.zero_grad(set_to_none=True)
         weight = self.cfg.loss_g_weight
         _backward(_total(g_loss if weight == 1 else g_loss * weight, pens))  # x * 1 is x: skip the op
@@ -325,9 +343,16 @@ class Step(StepRunner):
 
     def seen_by_d(self, x: Tensor) -> Tensor:
         """``x`` through the run's input transforms, in the order the techniques were given."""
-        for _, ts in self.transforms:
-            x = self.lanes.call(ts, "transform", x, self.step)
+        for n, ts in self.transforms:
+            x = expect_tensor(self.lanes.call(ts, "transform", x, self.step), "regularizer", n,
+                              "transform", dtype=x.dtype)
         return x
+
+    def logits(self, out: Tensor) -> Tensor:
+        """D's logits, one per sample (``[B]``, ``[S, B]`` for a stack), or a PluginFault
+        naming the architecture: ``[B, 1]`` would broadcast in a loss without an error."""
+        return expect_tensor(out, "architecture", self.arch_name, "the discriminator",
+                             dims=self.lanes.batch_dims)
 
     def next_real(self) -> Tensor:
         """The next real batch (its labels, if the data has them, become ``real_y``)."""
@@ -397,8 +422,14 @@ def frozen_batchnorm_stats(modules: Iterable[nn.Module], frozen: bool = True) ->
             m.momentum = momentum
 
 
-def _as_penalty(value: Tensor | None, like: Tensor) -> Tensor:
-    return like.new_zeros(like.shape) if value is None else value.expand_as(like)
+def _as_penalty(value: Tensor | None, like: Tensor, name: str, side: str) -> Tensor:
+    """A penalty as its side's loss is shaped (0 for None); a scalar per run, or a PluginFault
+    naming the technique."""
+    if value is None:
+        return like.new_zeros(like.shape)
+    if not (isinstance(value, Tensor) and value.shape in (torch.Size(()), like.shape)):
+        expect_tensor(value, "regularizer", name, side, shape=tuple(like.shape))
+    return expect_tensor(value, "regularizer", name, side).expand_as(like)
 
 
 def _backward(loss: Tensor) -> None:

@@ -12,15 +12,16 @@ from typing import Any
 
 import torch
 
-from ..components import Dataset, implements
+from .. import schemas
+from ..components import Dataset, describe_value, implements
 from ..config import RunConfig, check_device
-from ..errors import UsageError, os_fault
+from ..errors import PluginFault, UsageError, os_fault
 from ..evaluation.score import evaluate_generator
-from ..files import UnreadableFile, append_jsonl, read_jsonl, write_json, write_jsonl
+from ..files import UnreadableFile, append_jsonl, write_json, write_jsonl
 from ..locks import LOCK_FILE, acquire, release
 from ..registry import Registry
 from ..seeding import derive_seed
-from .build import all_finite, build_optimizer, build_run
+from .build import all_finite, build_optimizer, build_run, load_split, run_parts
 from .checkpoint import (
     FORMAT,
     checkpoint_step,
@@ -83,7 +84,7 @@ class Trainer:
             raise UsageError(f"precision bf16: {torch.cuda.get_device_name(self.device)} has no bfloat16; "
                              "use --set precision=fp32")
         self.num_classes = _classes_for(cfg, self.G, self.D, self.dataset)
-        train_split = self.dataset.load("train")
+        train_split = load_split(self.dataset, "train", cfg.dataset.name)
         try:
             self.source = TensorSource(train_split.x, cfg.batch_size, derive_seed(cfg.seed, "data"),
                                        self.device, labels=train_split.y if self.num_classes else None)
@@ -136,8 +137,19 @@ class Trainer:
 
     def technique_logs(self) -> dict[str, float]:
         """What techniques log (``NAME/key``), read at the end of a log window."""
-        return {f"{name}/{key}": float(value) for name, tech in self.loggers
-                for key, value in tech.log_values().items()}
+        out = {}
+        for name, tech in self.loggers:
+            values = tech.log_values()
+            if not isinstance(values, Mapping):
+                raise PluginFault("regularizer", name, f"log_values returned {describe_value(values)}, "
+                                  "not a dict of numbers")
+            for key, value in values.items():
+                try:
+                    out[f"{name}/{key}"] = float(value)
+                except (TypeError, ValueError, RuntimeError):
+                    raise PluginFault("regularizer", name, f"log_values returned {key!r}: "
+                                      f"{describe_value(value)}, not a number") from None
+        return out
 
     # -- around the step ------------------------------------------------------------------
 
@@ -157,18 +169,27 @@ class Trainer:
         """A fault of the disk while training (a full disk at a checkpoint, an unwritable
         samples/) marks the run ``failed`` with the reason, where status.json can still be
         written, and is raised as one line; the last good checkpoint stays as it was, so
-        ``--resume`` continues from it bit-identically."""
+        ``--resume`` continues from it bit-identically. So does a plugin's fault (an exception
+        in a component's code, a value that breaks its contract), as a ``PluginFault``."""
         try:
             yield
-        except OSError as exc:
-            fault = os_fault(exc, f"training {self.rd.root}")
+        except Exception as exc:
+            if isinstance(exc, OSError):
+                fault: Exception = os_fault(exc, f"training {self.rd.root}")
+            else:
+                # under compile=true a RuntimeError is torch.compile's until shown otherwise (train)
+                compiled = self.cfg.compile and type(exc) is RuntimeError
+                blamed = None if compiled else self.registry.blame(exc, run_parts(self.cfg, self.registry))
+                if blamed is None:
+                    raise
+                fault = blamed
             for t in trainers or [self]:
                 if t.world.writes:
                     with contextlib.suppress(OSError):
                         t.rd.write_status("failed", checkpoint_step(t.rd.checkpoint) or 0, t.cfg.steps,
                                           error=str(fault))
                 t.close()
-            raise fault from None
+            raise fault from (None if isinstance(exc, OSError) else exc)
 
     def begin(self) -> None:
         """Mark the run as running and start its first log window's clock."""
@@ -361,7 +382,7 @@ class Trainer:
                              "into a new --out") from None
         if self.world.writes:
             try:
-                rows = read_jsonl(self.rd.metrics)
+                rows = schemas.read_metrics(self.rd.metrics)
             except UnreadableFile as exc:  # never rewrite a log into less than it holds
                 raise UsageError(str(exc)) from None
             write_jsonl(self.rd.metrics, [r for r in rows if r.get("step", 0) <= self.step])
@@ -444,7 +465,13 @@ def prepare(cfg: RunConfig, registry: Registry, out: str | Path, *, resume: bool
         raise UsageError(f"--out {rd.root} is a file; choose a directory")
     rd.refuse_links()
     _refuse_a_second_run(rd, resume)
-    trainer = Trainer(cfg, registry, rd.root)  # fails on bad data before anything is written
+    try:
+        trainer = Trainer(cfg, registry, rd.root)  # fails on bad data before anything is written
+    except Exception as exc:  # a plugin's fault at build time, named
+        fault = registry.blame(exc, run_parts(cfg, registry))
+        if fault is None:
+            raise
+        raise fault from exc
     writes = trainer.world.writes  # under torchrun rank 0 alone, once every process checked --out
     created = not rd.root.exists()
     trainer.lock = acquire(rd.root, "`ganagerie train`", "wait for it, or train into another "

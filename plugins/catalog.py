@@ -149,9 +149,12 @@ def register_datasets(register):
 
 @hookimpl
 def register_variants(register):
+    register("acgan", "ganagerie.plugins.variants:acgan",
+             "ACGAN: non-saturating loss + D's class head on real and fake, "
+             "Adam(2e-4, 0.5, 0.999) (Odena 2017).")
     register("biggan-32", "ganagerie.plugins.variants:biggan_32",
-             "BigGAN's CIFAR script: hinge, SN on G and D, 4 D steps, "
-             "Adam(2e-4, 0, 0.999), EMA (Brock 2019).")
+             "BigGAN at 32x32: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA, "
+             "orthogonal reg. (Brock 2019).")
     register("cgan-pd", "ganagerie.plugins.variants:cgan_pd",
              "Conditional ResNet, projection D, hinge, SN, 5 D steps, "
              "Adam(2e-4, 0, 0.9) (Miyato & Koyama 2018).")

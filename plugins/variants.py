@@ -80,12 +80,32 @@ def cgan_pd() -> dict:
     return {**sngan_resnet(), "arch": {"name": "resnet", "options": {"conditional": True}}}
 
 
+def acgan() -> dict:
+    """ACGAN: non-saturating loss + D's class head on real and fake, Adam(2e-4, 0.5, 0.999) (Odena 2017)."""
+    # Odena et al. 2017, sec. 3 and app. B (CIFAR-10): Adam lr 2e-4, beta1 0.5, batch 100, the
+    # class loss weighted as the source loss (1). Their networks are DCGAN-like; here G is the
+    # conditional ResNet (conditional BN) and D the ResNet with ACGAN's class head and no
+    # projection, so that acgan and cgan-pd differ only in how D is told the class.
+    return {
+        "loss": "non-saturating",
+        "arch": {"name": "resnet", "options": {"conditional": True, "projection": False,
+                                               "aux_classifier": True}},
+        "regularizers": [{"name": "aux-classifier", "options": {"weight": 1.0}}],
+        "batch_size": 100,
+        "lr_g": 2e-4,
+        "lr_d": 2e-4,
+        "betas_g": [0.5, 0.999],
+        "betas_d": [0.5, 0.999],
+    }
+
+
 def biggan_32() -> dict:
-    """BigGAN's CIFAR script: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA (Brock 2019)."""
+    """BigGAN at 32x32: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA, orthogonal reg. (Brock 2019)."""
     # BigGAN-PyTorch scripts/launch_cifar_ema.sh: batch 50, --num_D_steps 4, --G_lr 2e-4
     # --D_lr 2e-4, betas (0, 0.999) (utils.py defaults), SN on both networks (G_param/D_param
-    # SN), --ema --ema_start 1000 with ema_decay 0.9999, --G_ortho 0.0 (no orthogonal
-    # regularization: add --reg orthogonal for the paper's ImageNet beta 1e-4). The network is
+    # SN), --ema --ema_start 1000 with ema_decay 0.9999. Orthogonal regularization is the
+    # paper's (sec. 3.1, beta 1e-4): the CIFAR script leaves it off (--G_ortho 0.0; remove it
+    # with --set reg.orthogonal.beta=0 to train the script as it is). The network is
     # the biggan architecture's defaults (shared embedding, hierarchical z, attention at 16x16,
     # orthogonal init); the script's own turns those off and draws N(0, 0.02) weights:
     # --arch biggan:shared=false,hierarchical=false,attention=false,init=N02
@@ -93,7 +113,8 @@ def biggan_32() -> dict:
         "loss": "hinge",
         "arch": {"name": "biggan", "options": {}},
         "regularizers": [{"name": "spectral-norm", "options": {"generator": True}},
-                         {"name": "ema", "options": {"decay": 0.9999, "start": 1000}}],
+                         {"name": "ema", "options": {"decay": 0.9999, "start": 1000}},
+                         {"name": "orthogonal", "options": {"beta": 1e-4}}],
         "batch_size": 50,
         "n_critic": 4,
         "lr_g": 2e-4,

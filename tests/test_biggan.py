@@ -142,6 +142,7 @@ def test_biggan_32_is_the_cifar_script_and_trains_through_the_trainer(registry, 
     assert [(r.name, r.options) for r in cfg.regularizers][0] == ("spectral-norm", {
         "generator": True, "n_power_iterations": 1})
     assert cfg.regularizers[1].options == {"decay": 0.9999, "start": 1000}
+    assert (cfg.regularizers[2].name, cfg.regularizers[2].options) == ("orthogonal", {"beta": 1e-4})
     assert tuple(cfg.betas_g) == tuple(cfg.betas_d) == (0.0, 0.999) and cfg.lr_g == cfg.lr_d == 2e-4
     trainer = prepare(cfg, registry, tmp_path / "run")
     ema = dict(trainer.run.techniques)["ema"]

@@ -99,8 +99,11 @@ def test_sigint_to_the_suite_s_pid_alone_stops_its_workers_at_once_and_a_rerun_f
     command = [sys.executable, "-m", "ganagerie.cli", "bench", "run", str(suite), "--jobs", "2",
                "--threads", "1", "--quiet", "--out", str(out)]
     # a session of its own: the signal reaches the suite's process, not its workers' group
+    # and Ctrl-C's default action: a test process may hold SIGINT ignored (a library's
+    # handler), and a child started so ignores it too, as a shell's background job does
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:  # both runs are training

@@ -153,8 +153,8 @@ def register_variants(register):
              "ACGAN: non-saturating loss + D's class head on real and fake, "
              "Adam(2e-4, 0.5, 0.999) (Odena 2017).")
     register("biggan-32", "ganagerie.plugins.variants:biggan_32",
-             "BigGAN at 32x32: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA, "
-             "orthogonal reg. (Brock 2019).")
+             "BigGAN at 32x32: hinge, SN on both, 4 D steps, Adam(2e-4, 0, 0.999), EMA, "
+             "ortho. reg. (Brock 2019).")
     register("cgan-pd", "ganagerie.plugins.variants:cgan_pd",
              "Conditional ResNet, projection D, hinge, SN, 5 D steps, "
              "Adam(2e-4, 0, 0.9) (Miyato & Koyama 2018).")

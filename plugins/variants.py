@@ -100,7 +100,7 @@ def acgan() -> dict:
 
 
 def biggan_32() -> dict:
-    """BigGAN at 32x32: hinge, SN on G and D, 4 D steps, Adam(2e-4, 0, 0.999), EMA, orthogonal reg. (Brock 2019)."""
+    """BigGAN at 32x32: hinge, SN on both, 4 D steps, Adam(2e-4, 0, 0.999), EMA, ortho. reg. (Brock 2019)."""
     # BigGAN-PyTorch scripts/launch_cifar_ema.sh: batch 50, --num_D_steps 4, --G_lr 2e-4
     # --D_lr 2e-4, betas (0, 0.999) (utils.py defaults), SN on both networks (G_param/D_param
     # SN), --ema --ema_start 1000 with ema_decay 0.9999. Orthogonal regularization is the

@@ -65,7 +65,8 @@ def test_acgan_d_pays_the_class_loss_of_real_and_fake_and_g_of_fake():
     assert tech.d_penalty(_dstep(d, real, fake, real_y, fake_y)).item() == pytest.approx(
         2.0 * (want_real + math.log(3.0)), abs=1e-6)
     only_real = AuxClassifier(fake_in_d=False)  # StudioGAN's ACGAN-Mod: D's class loss on reals
-    assert only_real.d_penalty(_dstep(d, real, fake, real_y, fake_y)).item() == pytest.approx(want_real, abs=1e-6)
+    got = only_real.d_penalty(_dstep(d, real, fake, real_y, fake_y)).item()
+    assert got == pytest.approx(want_real, abs=1e-6)
     g = GStep(CondG(), d, real, fake, fake, fake.sum(-1), fake_labels=fake_y)
     assert tech.g_penalty(g).item() == pytest.approx(2.0 * math.log(3.0), abs=1e-6)
 

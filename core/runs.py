@@ -81,7 +81,9 @@ def sample_run(
             samples = generator(z, _class_batch(cfg, dataset, generator, label, n, z.device))
             title += f", class {label}"
     try:
-        save_samples(samples, dataset, output, title=title)
+        # all classes: sample i is of class i % K, so a grid of K columns is a column a class
+        classes = dataset.num_classes if label is None and getattr(generator, "conditional", False) else None
+        save_samples(samples, dataset, output, title=title, classes=classes)
     except OSError as exc:
         raise UsageError(f"cannot write {output} ({exc.strerror}); choose another -o") from None
     return samples

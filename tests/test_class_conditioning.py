@@ -166,3 +166,17 @@ def test_cas_trains_on_the_samples_and_tests_on_real_data(digits):
     torch.manual_seed(0)
     shuffled = _score(CAS(), digits, train.x, train.y[torch.randperm(len(train.y))])["cas"]
     assert true > 0.85 and shuffled < 0.3  # labels that carry no class teach nothing
+
+
+def test_a_conditional_generators_samples_are_drawn_a_column_a_class(cli, tmp_path):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    assert cli("train", "--dataset", "digits", "--arch", "resnet:conditional=true", "--steps", 2,
+               "--set", "arch.width=2", "--set", "arch.latent_dim=8", "--set", "batch_size=16",
+               "--quiet", "--out", run)[0] == 0
+    assert cli("sample", run, "-n", 30, "-o", tmp_path / "all.png")[0] == 0
+    # digits are 8x8, drawn 4x as large, with one pixel between: 10 classes, 10 columns, 3 rows
+    assert Image.open(tmp_path / "all.png").size == (10 * 33 + 1, 3 * 33 + 1)
+    previews = sorted((run / "samples").glob("*.png"))
+    assert previews and Image.open(previews[-1]).size[0] == 10 * 33 + 1

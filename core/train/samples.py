@@ -13,26 +13,29 @@ from ..errors import UsageError
 from ..files import write_with
 
 
-def save_samples(samples: Tensor, dataset: Dataset, path: str | Path, title: str = "") -> None:
-    """Write ``samples`` as a PNG: a grid for images, a scatter over the real data otherwise."""
+def save_samples(samples: Tensor, dataset: Dataset, path: str | Path, title: str = "",
+                 classes: int | None = None) -> None:
+    """Write ``samples`` as a PNG: a grid for images, a scatter over the real data otherwise.
+    ``classes``: the samples of a conditional generator asked for class ``i % classes``
+    (sample ``i``), drawn as a per-class grid: column k holds class k."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise UsageError(f"cannot write samples to '{path}': give a file name ending in .png")
     samples = samples.detach().float().cpu()
     if samples.dim() == 4:
-        _save_grid(samples, path)
+        _save_grid(samples, path, classes)
     else:
         _save_scatter(samples, dataset, path, title)
 
 
-def _save_grid(images: Tensor, path: Path) -> None:
+def _save_grid(images: Tensor, path: Path, classes: int | None = None) -> None:
     from torchvision.utils import save_image
 
     images = (images.clamp(-1, 1) + 1) / 2
     if images.shape[-1] < 32:  # small images (8x8 digits) are unreadable at their own size
         scale = math.ceil(32 / images.shape[-1])
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
-    nrow = max(1, math.ceil(math.sqrt(images.shape[0])))
+    nrow = classes or max(1, math.ceil(math.sqrt(images.shape[0])))
     write_with(path, lambda fh: save_image(images, fh, nrow=nrow, padding=1, format="png"))
 
 

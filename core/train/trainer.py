@@ -328,7 +328,9 @@ class Trainer:
 
     def save_samples(self) -> None:
         path = self.rd.samples / f"step_{self.step:07d}.png"
-        save_samples(self.sample(self.preview_noise), self.dataset, path, title=f"step {self.step}")
+        classes = self.num_classes if getattr(self.G, "conditional", False) else None  # a column a class
+        save_samples(self.sample(self.preview_noise), self.dataset, path, title=f"step {self.step}",
+                     classes=classes)
         self.tracking.log_image(self.step, "samples", path)
 
     def state_dict(self) -> dict[str, Any]:

@@ -24,13 +24,15 @@ from ganagerie.train.step import DIAG_EVERY, STEP_ORDERS, measures_diagnostics
 from ganagerie.train.trainer import Trainer, _classes_for, prepare
 
 SKIPPED = ("steps_per_s", "time_s")
-#: image presets train on digits with a narrow DCGAN; the others on ring8 with a tiny MLP
-IMAGE = ["arch=dcgan", "arch.width=8", "batch_size=16", "log_every=5"]
+#: image presets train on digits with their own network made narrow (conditional presets keep
+#: their class inputs), else with a narrow DCGAN; the others on ring8 with a tiny MLP
+OWN_IMAGE = ["arch.width=8", "batch_size=16", "log_every=5"]
+IMAGE = ["arch=dcgan", *OWN_IMAGE]
 TWO_D = [*helpers.tiny(width=16, n=1000, log_every=5), "batch_size=40"]
 
 
 def preset_config(registry, variant, seed, steps=20):
-    for dataset, sets in (("ring8", TWO_D), ("digits", IMAGE)):
+    for dataset, sets in (("ring8", TWO_D), ("digits", OWN_IMAGE), ("digits", IMAGE)):
         try:
             cfg = resolve_config(registry, dataset=dataset, variant=variant,
                                  overrides={"steps": steps, "seed": seed}, sets=sets)

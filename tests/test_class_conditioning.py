@@ -180,3 +180,54 @@ def test_a_conditional_generators_samples_are_drawn_a_column_a_class(cli, tmp_pa
     assert Image.open(tmp_path / "all.png").size == (10 * 33 + 1, 3 * 33 + 1)
     previews = sorted((run / "samples").glob("*.png"))
     assert previews and Image.open(previews[-1]).size[0] == 10 * 33 + 1
+
+
+def test_a_conditional_metric_on_an_unconditional_run_is_refused_before_anything_is_written(cli, tmp_path):
+    rc, _, err = cli("train", "--dataset", "digits", "--steps", 4, "--set", "arch.width=2",
+                     "--set", 'eval_metrics=["class-agreement"]', "--set", "eval_every=2",
+                     "--out", tmp_path / "run")
+    assert rc == 2 and "unconditional" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # no status.json left "running"
+
+
+def test_a_suite_mixing_conditional_and_unconditional_variants_scores_each_by_what_applies(cli, tmp_path):
+    """The unconditional variant is not scored by class agreement (n/a in the report, left
+    out of that metric's comparisons) and is scored by the rest like the conditional one."""
+    import json
+
+    suite = tmp_path / "mixed.toml"
+    suite.write_text("""name = "mixed"
+seeds = 2
+steps = 4
+eval_every = 4
+eval_samples = 200
+metrics = ["class-modes", "class-agreement"]
+datasets = ["digits"]
+baseline = "cond"
+[set]
+"arch.width" = 2
+"arch.latent_dim" = 8
+batch_size = 16
+[[variants]]
+label = "cond"
+variant = "vanilla"
+arch = "resnet:conditional=true"
+[[variants]]
+label = "plain"
+variant = "vanilla"
+arch = "resnet"
+""")
+    out = tmp_path / "bench"
+    rc, _, err = cli("bench", "run", suite, "--jobs", 1, "--out", out)
+    assert rc == 0, err
+    results = json.loads((out / "results.json").read_text())
+    by = {r["variant"]: r for r in results["runs"] if r["seed"] == 0}
+    assert by["plain"]["not_scored"] == ["class-agreement"] and "not_scored" not in by["cond"]
+    assert "class_agreement" in by["cond"]["metrics"] and "class_agreement" not in by["plain"]["metrics"]
+    assert "modes" in by["plain"]["metrics"]
+    cells = results["datasets"]["digits"]["variants"]["plain"]["metrics"]
+    assert cells["class_agreement"]["not_scored"] and not cells["modes"].get("not_scored")
+    compared = {c["variant"] for c in results["datasets"]["digits"]["baseline"]["comparisons"]["class_agreement"]}
+    assert compared == set()  # plain has no class agreement to compare with cond's
+    row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| plain |"))
+    assert "n/a" in row

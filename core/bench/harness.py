@@ -27,6 +27,7 @@ from ..plugin_loader import get_registry
 from ..registry import Registry
 from ..runs import evaluate_run
 from ..train.batched import train_seeds, why_not
+from ..train.build import generates_by_class
 from ..train.rundir import RunDir
 from ..train.tracking import Tracking
 from ..train.trainer import prepare, train
@@ -89,7 +90,7 @@ def plan_suite(
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
     return expand(suite, registry, seeds=None if seeds is None else range(seeds), steps=steps,
-                  sets=sets)
+                  sets=sets, conditional=lambda cfg: generates_by_class(cfg, registry))
 
 
 def run_suite(

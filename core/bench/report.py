@@ -184,7 +184,11 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
             + (" ‡: not significantly better than every floor of that metric (a floor is a "
                "reference short of the ceiling's interval; paired t-test over seeds, Holm-corrected over "
                "the floors, "
-               "α = 0.05): the cell does not show that the variant learned anything." if marked else "")))
+               "α = 0.05): the cell does not show that the variant learned anything." if marked else "")
+            + (" n/a: a conditional metric (it scores samples by the class G was asked for), not "
+               "scored for an unconditional generator; that variant is left out of its comparisons."
+               if any(c.get("not_scored") for info in ds["variants"].values()
+                      for c in info["metrics"].values()) else "")))
     if ds.get("baseline"):
         blocks += baseline_blocks(ds["baseline"], ds["metrics"])
     if ranking:
@@ -524,6 +528,8 @@ def fmt_ci(cell: dict[str, Any]) -> str:
     rounded to the precision the interval supports: the half-width to one significant digit
     (two when that digit is 1), the mean and bounds to the same decimal place (``330 ± 100``,
     ``0.029 ± 0.005``, ``3 [0, 8]``); ``mean (n=1)`` for one seed; ``–`` for none."""
+    if cell.get("not_scored"):
+        return "n/a"
     if cell["n"] == 0:
         return "–"
     mean, low, high = cell["mean"], cell.get("ci_low"), cell.get("ci_high")

@@ -362,6 +362,7 @@ def summarize_dataset(
     every other variant against it on each metric whose direction is known."""
     metric_names = list(directions)
     ranges = metric_ranges(runs)
+    owner = {c: m for r in runs for c, m in (r.get("metric_of") or {}).items()}
     variants: dict[str, Any] = {}
     per_seed: dict[str, dict[str, dict[int, float]]] = {}
     for label in dict.fromkeys(r["variant"] for r in runs):
@@ -381,6 +382,11 @@ def summarize_dataset(
                             "values": {str(s): v for s, v in per_seed[label][m].items()}}
                         for m in metric_names},
         }
+        # a conditional metric the suite left out for an unconditional generator: "n/a"
+        unscored = {spec.split(":", 1)[0] for spec in (mine[0].get("not_scored") or [])}
+        for m in metric_names:
+            if owner.get(m) in unscored and not per_seed[label][m]:
+                variants[label]["metrics"][m]["not_scored"] = True
     primary = rank_by if rank_by in directions else next(
         (m for m in metric_names if directions[m] is not None), None)
     ranking = None

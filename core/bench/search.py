@@ -38,6 +38,7 @@ from typing import Any
 from ..errors import UsageError
 from ..files import refuse_links
 from ..registry import ComponentSpec, Registry
+from ..train.build import generates_by_class
 from ..train.tracking import Tracking
 from .harness import (
     RunOutcome,
@@ -355,7 +356,8 @@ def trial_spec(study: Study, suite: Suite, registry: Registry, number: int, para
         study.specs[number] = resolve_run(
             suite, registry, study.ds, study.var, number, steps=steps, sets=sets,
             setting=trial_sets(setting, study.space, study.base.config),
-            label=trial_label(study.var.label, number), search={"trial": number, "params": setting})
+            label=trial_label(study.var.label, number), search={"trial": number, "params": setting},
+            conditional=lambda cfg: generates_by_class(cfg, registry))
     return study.specs[number]
 
 
@@ -390,7 +392,8 @@ def best_reruns(study: Study, suite: Suite, search: Search, registry: Registry, 
     setting = dict(study.specs[best].search["params"])
     assignments = trial_sets(setting, study.space, study.base.config)
     return [resolve_run(suite, registry, study.ds, study.var, seed, steps=steps, sets=sets,
-                        setting=assignments, search={"trial": best, "params": setting})
+                        setting=assignments, search={"trial": best, "params": setting},
+                        conditional=lambda cfg: generates_by_class(cfg, registry))
             for seed in search.new_seeds]
 
 

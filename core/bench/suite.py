@@ -52,13 +52,14 @@ import importlib.resources
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import LIFT, limits_lifted, resolve_config
 from ..errors import UsageError, did_you_mean
+from ..evaluation.select import conditional_metrics
 from ..files import UnreadableFile, read_text
 from ..registry import Registry
 from .search_space import Search, parse_search, trial_of
@@ -152,6 +153,9 @@ class RunSpec:
     #: a search's runs: ``{"trial": n, "params": {field: value}}``, the setting the run trains
     #: (a trial's own, or the best one that a re-run repeats)
     search: dict[str, Any] | None = None
+    #: the suite's conditional metrics left out of this run's evaluation: its generator is
+    #: unconditional (reported as not scored)
+    not_scored: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.key
@@ -159,7 +163,8 @@ class RunSpec:
     def as_json(self) -> dict[str, Any]:
         return {"key": self.key, "dataset": self.dataset, "variant": self.variant,
                 "seed": self.seed, "config": self.config,
-                **({"search": self.search} if self.search is not None else {})}
+                **({"search": self.search} if self.search is not None else {}),
+                **({"not_scored": self.not_scored} if self.not_scored else {})}
 
     @classmethod
     def from_json(cls, data: Any) -> RunSpec:
@@ -183,7 +188,11 @@ class RunSpec:
         if search is not None and not _setting_ok(search):
             raise UsageError(f"bad run {key[:80]!r}: its search must be {{trial: N, params: "
                              "{field: number, text or boolean}}")
-        return cls(key, dataset, variant, seed, dict(config), search)
+        not_scored = data.get("not_scored", [])
+        if not (isinstance(not_scored, list) and len(not_scored) <= 100
+                and all(isinstance(m, str) and len(m) <= 200 for m in not_scored)):
+            raise UsageError(f"bad run {key[:80]!r}: its not_scored must be a list of metric names")
+        return cls(key, dataset, variant, seed, dict(config), search, list(not_scored))
 
 
 def _setting_ok(search: Any) -> bool:
@@ -497,8 +506,10 @@ def expand(
     seeds: Sequence[int] | None = None,
     steps: int | None = None,
     sets: Iterable[str] = (),
+    conditional: Callable[[Any], bool | None] | None = None,
 ) -> list[RunSpec]:
-    """One resolved run per (dataset, variant, seed); command-line values win."""
+    """One resolved run per (dataset, variant, seed); command-line values win (``conditional``:
+    as ``resolve_run`` takes it)."""
     seeds = tuple(suite.seeds if seeds is None else seeds)
     steps = steps if steps is not None else suite.steps
     runs = len(suite.datasets) * len(suite.variants) * len(seeds)
@@ -506,16 +517,24 @@ def expand(
         raise UsageError(f"{suite.origin}: {len(suite.datasets)} datasets x {len(suite.variants)} "
                          f"variants x {len(seeds)} seeds is {runs:,} runs, more than {MAX_RUNS:,}; "
                          f"set {LIFT} if you mean it")
-    return [resolve_run(suite, registry, ds, var, seed, steps=steps, sets=sets)
+    return [resolve_run(suite, registry, ds, var, seed, steps=steps, sets=sets, conditional=conditional)
             for ds in suite.datasets for var in suite.variants for seed in seeds]
 
 
 def resolve_run(suite: Suite, registry: Registry, ds: DatasetEntry, var: VariantEntry, seed: int,
                 *, steps: int | None = None, sets: Iterable[str] = (), setting: Sequence[str] = (),
-                label: str | None = None, search: dict[str, Any] | None = None) -> RunSpec:
+                label: str | None = None, search: dict[str, Any] | None = None,
+                conditional: Callable[[Any], bool | None] | None = None) -> RunSpec:
     """One run of ``var`` on ``ds`` with ``seed``: the suite's, dataset's and variant's ``set``
     tables, then the command line's ``sets``, then a searched ``setting`` (assignments), under
-    the variant label ``label`` (default: the variant's)."""
+    the variant label ``label`` (default: the variant's).
+
+    ``conditional(cfg)`` tells whether a run's generator is conditional (the harness passes
+    ``generates_by_class``, which builds the networks; None: cannot tell). A run it calls
+    unconditional is not scored by the suite's conditional metrics (intra-FID, CAS, class
+    agreement): they leave its ``eval_metrics`` and are listed in ``not_scored``, which the
+    report shows as n/a; without it every run is scored by every metric, and a conditional
+    metric on an unconditional generator is refused before it trains."""
     steps = steps if steps is not None else suite.steps
     # the evaluation plan is made of run fields, so that config.json holds it too
     plan = {"steps": steps, "eval_every": suite.eval_every or None,
@@ -541,8 +560,14 @@ def resolve_run(suite: Suite, registry: Registry, ds: DatasetEntry, var: Variant
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
     label = label or var.label
-    return RunSpec(f"{ds.label}/{label}/seed-{seed}", ds.label, label, seed,
-                   json.loads(json.dumps(cfg.to_dict())), search)
+    config = json.loads(json.dumps(cfg.to_dict()))
+    unscorable = conditional_metrics(registry, cfg.eval_metrics)
+    if not unscorable or conditional is None or conditional(cfg) is not False:
+        unscorable = []
+    else:  # a suite that mixes conditional and unconditional variants: n/a for this one
+        config["eval_metrics"] = [m for m in config["eval_metrics"] if m not in unscorable]
+    return RunSpec(f"{ds.label}/{label}/seed-{seed}", ds.label, label, seed, config, search,
+                   not_scored=unscorable)
 
 
 def list_suites() -> list[Suite]:

@@ -20,7 +20,7 @@ from ..components import Dataset, Generator, Prior, describe_value
 from ..errors import PluginFault, UsageError
 from ..registry import Registry
 from ..seeding import derive_seed
-from .select import build_metrics, resolve_eval
+from .select import build_metrics, refuse_unconditional, resolve_eval
 
 
 def evaluate_generator(
@@ -66,11 +66,8 @@ def evaluate_generator(
         raise UsageError("no registered metric applies to this dataset (ganagerie list metrics)")
     built = build_metrics(registry, dataset, specs, shared)
     num_classes = dataset.num_classes if getattr(generator, "conditional", False) else None
-    for name, metric, _ in built:
-        if getattr(metric, "conditional", False) and not num_classes:
-            raise UsageError(f"metric '{name}' scores a conditional generator by the classes it asks "
-                             "for, and this generator is unconditional; evaluate a conditional "
-                             "architecture (e.g. --arch resnet:conditional=true) or leave it out")
+    if not num_classes:
+        refuse_unconditional([name for name, metric, _ in built if getattr(metric, "conditional", False)])
     draw = latent_sampler(generator, latents, seed)
     timings = dict.fromkeys((name for name, _, _ in built), 0.0)
 

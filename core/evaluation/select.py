@@ -7,7 +7,7 @@ by dataset names here.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
@@ -73,11 +73,25 @@ def build_metrics(
     return out
 
 
+def conditional_metrics(registry: Registry, specs: Iterable[str]) -> list[str]:
+    """The metric specs that name a ``conditional`` metric (one that scores samples by the
+    classes they were asked for: intra-FID, CAS, class agreement)."""
+    return [s for s in specs if getattr(registry.create("metric", ComponentSpec.parse(s, "metric").name),
+                                        "conditional", False)]
+
+
 def scores_classes(registry: Registry, specs: Iterable[str]) -> bool:
-    """Whether any of the metric specs names a ``conditional`` metric (one that scores
-    samples by the classes they were asked for)."""
-    return any(getattr(registry.create("metric", ComponentSpec.parse(s, "metric").name), "conditional", False)
-               for s in specs)
+    """Whether any of the metric specs names a ``conditional`` metric."""
+    return bool(conditional_metrics(registry, specs))
+
+
+def refuse_unconditional(specs: Sequence[str]) -> None:
+    """Refuse conditional metrics (``specs``) for an unconditional generator, in one line."""
+    if specs:
+        name = ComponentSpec.parse(specs[0], "metric").name
+        raise UsageError(f"metric '{name}' scores a conditional generator by the classes it asks "
+                         "for, and this generator is unconditional; evaluate a conditional "
+                         "architecture (e.g. --arch resnet:conditional=true) or leave it out")
 
 
 def canonical_spec(registry: Registry, spec: str) -> str:

@@ -69,6 +69,20 @@ def build_networks(arch: Architecture, shape: tuple[int, ...],
     return arch.build(shape)
 
 
+def generates_by_class(cfg: RunConfig, registry: Registry) -> bool | None:
+    """Whether the run's generator is conditional (``G(z, y)``), read from its networks built
+    on the meta device (nothing allocated, no weights drawn); None when they cannot be built
+    there (the run itself then says why)."""
+    try:
+        dataset = build_dataset(cfg, registry)
+        arch = registry.create("architecture", cfg.arch.name, cfg.arch.options)
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
+            g, _ = build_networks(arch, tuple(dataset.shape), dataset.num_classes)
+    except Exception:  # noqa: BLE001 - any failure here is the run's to report
+        return None
+    return bool(getattr(g, "conditional", False))
+
+
 def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
     return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
 

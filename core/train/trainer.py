@@ -17,6 +17,7 @@ from ..components import Dataset, describe_value, implements
 from ..config import RunConfig, check_device
 from ..errors import PluginFault, UsageError, os_fault
 from ..evaluation.score import evaluate_generator
+from ..evaluation.select import conditional_metrics, refuse_unconditional
 from ..files import UnreadableFile, append_jsonl, write_json, write_jsonl
 from ..locks import LOCK_FILE, acquire, release
 from ..registry import Registry
@@ -84,6 +85,8 @@ class Trainer:
             raise UsageError(f"precision bf16: {torch.cuda.get_device_name(self.device)} has no bfloat16; "
                              "use --set precision=fp32")
         self.num_classes = _classes_for(cfg, self.G, self.D, self.dataset)
+        if not getattr(self.G, "conditional", False):  # refused now, not at the first evaluation
+            refuse_unconditional(conditional_metrics(registry, cfg.eval_metrics))
         train_split = load_split(self.dataset, "train", cfg.dataset.name)
         try:
             self.source = TensorSource(train_split.x, cfg.batch_size, derive_seed(cfg.seed, "data"),
@@ -170,12 +173,15 @@ class Trainer:
         samples/) marks the run ``failed`` with the reason, where status.json can still be
         written, and is raised as one line; the last good checkpoint stays as it was, so
         ``--resume`` continues from it bit-identically. So does a plugin's fault (an exception
-        in a component's code, a value that breaks its contract), as a ``PluginFault``."""
+        in a component's code, a value that breaks its contract), as a ``PluginFault``, and a
+        refusal that only the running step can make (a ``UsageError``)."""
         try:
             yield
         except Exception as exc:
             if isinstance(exc, OSError):
                 fault: Exception = os_fault(exc, f"training {self.rd.root}")
+            elif isinstance(exc, UsageError):  # refused mid-run (an evaluation that cannot be made)
+                fault = exc
             else:
                 # under compile=true a RuntimeError is torch.compile's until shown otherwise (train)
                 compiled = self.cfg.compile and type(exc) is RuntimeError
@@ -189,6 +195,8 @@ class Trainer:
                         t.rd.write_status("failed", checkpoint_step(t.rd.checkpoint) or 0, t.cfg.steps,
                                           error=str(fault))
                 t.close()
+            if fault is exc:
+                raise
             raise fault from (None if isinstance(exc, OSError) else exc)
 
     def begin(self) -> None:

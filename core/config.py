@@ -118,6 +118,8 @@ class RunConfig:
 
 
 #: sanity limits on sizes a typo could blow up (10^23 steps); GANAGERIE_NO_LIMITS=1 lifts them
+#: the largest float32: a learning rate or weight above it overflows in the step's tensors
+FLOAT32_MAX = 3.4028234663852886e38
 MAX_STEPS = 100_000_000
 MAX_BATCH = 1_000_000
 MAX_SAMPLES = 1_000_000
@@ -185,8 +187,8 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("batch_size", 1 <= cfg.batch_size <= (MAX_INT if big else MAX_BATCH),
          f"between 1 and {MAX_BATCH:,} ({LIFT} for more)"),
         ("n_critic", 1 <= cfg.n_critic <= 1000, "between 1 and 1000"),
-        ("lr_g", cfg.lr_g > 0, "positive"),
-        ("lr_d", cfg.lr_d > 0, "positive"),
+        ("lr_g", 0 < cfg.lr_g <= FLOAT32_MAX, "positive and finite in float32 (at most 3.4e38)"),
+        ("lr_d", 0 < cfg.lr_d <= FLOAT32_MAX, "positive and finite in float32 (at most 3.4e38)"),
         ("betas_g", all(0 <= b < 1 for b in cfg.betas_g), "two numbers in [0, 1)"),
         ("betas_d", all(0 <= b < 1 for b in cfg.betas_d), "two numbers in [0, 1)"),
         ("log_every", cfg.log_every >= 1, "at least 1"),
@@ -198,7 +200,7 @@ def _coerce_scalars(cfg: RunConfig) -> None:
         ("eval_every", cfg.eval_every >= 0, "0 (never) or more"),
         ("eval_samples", 0 <= cfg.eval_samples <= (MAX_INT if big else MAX_SAMPLES),
          f"0 (automatic) to {MAX_SAMPLES:,} ({LIFT} for more)"),
-        ("loss_g_weight", cfg.loss_g_weight >= 0, "0 or more"),
+        ("loss_g_weight", 0 <= cfg.loss_g_weight <= FLOAT32_MAX, "0 or more, finite in float32"),
         ("threads", 1 <= cfg.threads <= 1024, "between 1 and 1024"),
         ("update", cfg.update in ("alternating", "simultaneous"), "alternating or simultaneous"),
         ("update", cfg.update == "alternating" or cfg.n_critic == 1,

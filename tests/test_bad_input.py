@@ -146,7 +146,11 @@ CASES = [
     (["bench", "run", "/dev/zero", "--out", "{tmp}/b"], "/dev/zero is not a regular file"),
     (["bench", "run", "{p}/inf-lr.toml", "--out", "{tmp}/b"], "lr_d: expected a finite number, got inf"),
     (["bench", "run", "{p}/nan-lr.toml", "--out", "{tmp}/b"], "lr_d: expected a finite number, got nan"),
-    (["bench", "run", "{p}/zero-lr.toml", "--out", "{tmp}/b"], "lr_g must be positive, got 0.0"),
+    (["bench", "run", "{p}/zero-lr.toml", "--out", "{tmp}/b"], "lr_g must be positive and finite in float32"),
+    # floats a float32 step cannot hold, sizes whose estimate overflows on the meta device
+    (["train", "--dataset", "ring8", "--set", "lr_g=1e308"], "lr_g must be positive and finite in float32"),
+    (["train", "--dataset", "ring8", "--set", "loss_g_weight=1e300"], "loss_g_weight must be 0 or more"),
+    (["train", "--dataset", "ring8", "--set", "arch.g_width=1000000000000"], "than a tensor can index"),
     # paths from files, links inside a run, names of any length
     (["train", "--config", "{p}/escaping.json"], "bad variant name 'x/../../../ESCAPED'"),
     (["train", "--config", "{p}/nul.json"], "bad variant name"),

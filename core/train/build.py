@@ -83,6 +83,11 @@ def generates_by_class(cfg: RunConfig, registry: Registry) -> bool | None:
     return bool(getattr(g, "conditional", False))
 
 
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """Whether a RuntimeError is torch's CPU allocator refusing an allocation."""
+    return "can't allocate memory" in str(exc) or "not enough memory" in str(exc)
+
+
 def build_dataset(cfg: RunConfig, registry: Registry) -> Dataset:
     return registry.create("dataset", cfg.dataset.name, cfg.dataset.options)
 
@@ -154,8 +159,11 @@ def build_run(
         generator, discriminator = generator.to(device), discriminator.to(device)
     except ValueError as exc:
         raise UsageError(f"architecture '{cfg.arch.name}': {exc}") from None
-    except (MemoryError, torch.OutOfMemoryError) as exc:
-        raise UsageError(f"the networks do not fit in memory ({str(exc).splitlines()[0][:120]}); "
+    except (MemoryError, torch.OutOfMemoryError, RuntimeError) as exc:
+        # torch's CPU allocator raises a RuntimeError where CUDA's raises OutOfMemoryError
+        if isinstance(exc, RuntimeError) and not _out_of_memory(exc):
+            raise
+        raise UsageError(f"the networks do not fit in memory ({str(exc).splitlines()[0][:220]}); "
                          f"lower the sizes of architecture '{cfg.arch.name}' (--set arch.OPTION)") from None
     generator.prior = registry.create("prior", cfg.prior.name, cfg.prior.options)
     for _, tech in techniques:
@@ -178,8 +186,11 @@ def _check_size(arch: Any, cfg: RunConfig, shape: tuple[int, ...], d_shape: tupl
             g, d = build_networks(arch, shape, num_classes)
             if d_shape != shape:
                 d = build_networks(arch, d_shape, num_classes)[1]
-    except Exception:  # an architecture that cannot be built on the meta device: no estimate
-        return
+    except Exception as exc:  # an architecture that cannot be built on the meta device: no estimate
+        if "overflow" not in str(exc):
+            return
+        raise UsageError(f"architecture '{cfg.arch.name}' with {cfg.arch.options} has more parameters "
+                         "than a tensor can index; lower its sizes (--set arch.OPTION)") from None
     count = sum(p.numel() for net in (g, d) for p in net.parameters())
     if count > MAX_PARAMETERS:
         raise UsageError(f"architecture '{cfg.arch.name}' with {cfg.arch.options} has {count:,} "

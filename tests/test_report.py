@@ -38,6 +38,11 @@ arch.g_depth = 1
 arch.d_depth = 1
 batch_size = 32
 log_every = 10
+[[context]]
+label = "PacGAN's GAN"
+dataset = "ring8"
+source = "Lin et al. 2018, Table 1: 400k steps, ± standard error over 10 trials"
+values = { modes = 6.3, high_quality_pct = 98.2 }
 """
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -350,3 +355,33 @@ def test_a_suite_baseline_must_be_one_of_its_variants():
     assert suite.baseline == "vanilla"
     with pytest.raises(UsageError, match="baseline 'vanila' is not one of the suite's variants"):
         parse_suite('variants = ["vanilla"]\nbaseline = "vanila"\ndatasets = ["ring8"]', "s.toml")
+
+
+def test_published_figures_are_rows_beside_the_measured_ones_and_never_tested(report):
+    out, results = report
+    ring8 = results["datasets"]["ring8"]
+    assert ring8["context"] == [{"label": "PacGAN's GAN", "source": "Lin et al. 2018, Table 1: 400k steps, "
+                                 "± standard error over 10 trials",
+                                 "values": {"modes": 6.3, "high_quality_pct": 98.2}}]
+    text = (out / "report.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| *PacGAN's GAN* (published)"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    header = next(line for line in text.splitlines() if line.startswith("| variant |"))
+    names = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[names.index("modes ↑")] == "6.3" and cells[names.index("reverse_kl ↓")] == ""
+    assert "never tested against the rows above): *PacGAN's GAN*: Lin et al. 2018" in text
+    assert "PacGAN's GAN" not in json.dumps(ring8["ranking"])  # a row to read, not a variant
+
+
+@pytest.mark.parametrize("table, message", [
+    ('label = "x"\ndataset = "grid25"\nsource = "s"\nvalues = { fid = 1 }', "not one of the suite's"),
+    ('label = "x"\ndataset = "ring8"\nsource = "s"', "needs values"),
+    ('label = "x"\ndataset = "ring8"\nsource = "s"\nvalues = { fid = nan }', "finite numbers"),
+    ('label = "x"\ndataset = "ring8"\nsource = "s"\nvalues = { fid = 1 }\nvalue = 2', "value"),
+])
+def test_a_bad_context_row_is_one_line_naming_it(table, message):
+    from ganagerie.bench.suite import parse_suite
+    from ganagerie.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        parse_suite(f'variants = ["vanilla"]\ndatasets = ["ring8"]\n[[context]]\n{table}', "s.toml")

@@ -170,7 +170,16 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
         row = [f"*{name}* ({kind})", *([""] if ranking else []), *(fmt_ci(cells[m]) for m in ds["metrics"]),
                str(n)]
         rows.append(row + [""] * (len(header) - len(row)))
+    for row in ds.get("context", []):  # published figures: a value, no interval, no test
+        cells = [fmt(row["values"][m]) if m in row["values"] else "" for m in ds["metrics"]]
+        line = [f"*{row['label']}* (published)", *([""] if ranking else []), *cells]
+        rows.append(line + [""] * (len(header) - len(line)))
     blocks: list[Any] = [Heading(2, f"Dataset {label}"), Table(header, rows)]
+    if ds.get("context"):
+        blocks.append(Para(
+            "Published figures, for context only (measured elsewhere, with other code, machines "
+            "and seeds; never tested against the rows above): "
+            + "; ".join(f"*{row['label']}*: {row['source']}" for row in ds["context"]) + "."))
     if ds.get("references"):
         blocks.append(Para(
             "Reference rows, scored with the same metrics, sample counts and seeds: *real data* "

@@ -270,6 +270,9 @@ def summarize(runs: list[dict[str, Any]], suite: Suite, registry: Registry | Non
         directions = metric_directions(mine, suite.higher_is_better, registry)
         datasets[label] = summarize_dataset(mine, directions, suite.rank_by,
                                             (references or {}).get(label) or {}, suite.baseline)
+        context = [row.as_json() for row in suite.context if row.dataset == label]
+        if context:  # published figures, shown beside the rows: never tested against them
+            datasets[label]["context"] = context
     return datasets
 
 

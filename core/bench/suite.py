@@ -50,6 +50,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,7 +77,8 @@ _LABEL = re.compile(rf"^{LABEL}$")
 
 _TOP_KEYS = {"name", "description", "seeds", "steps", "metrics", "eval_every", "eval_samples",
              "rank_by", "higher_is_better", "baseline", "arch", "set", "datasets", "variants",
-             "search"}
+             "search", "context"}
+_CONTEXT_KEYS = {"label", "dataset", "source", "values"}
 _DATASET_KEYS = {"name", "label", "options", "arch", "set", "metrics"}
 _VARIANT_KEYS = {"variant", "label", "loss", "regularizers", "arch", "set"}
 
@@ -106,6 +108,20 @@ class VariantEntry:
 
 
 @dataclass(frozen=True)
+class ContextRow:
+    """A published figure to read a dataset's table against (``[[context]]``): shown beside
+    the measured rows, never tested against them (another machine, code and protocol)."""
+
+    label: str
+    dataset: str
+    source: str
+    values: dict[str, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"label": self.label, "source": self.source, "values": self.values}
+
+
+@dataclass(frozen=True)
 class Suite:
     """A parsed suite file; ``source`` is its text, recorded verbatim in reports."""
 
@@ -130,6 +146,8 @@ class Suite:
     distribution: str | None = None
     #: the equal-budget search of every variant's settings, where the suite has one
     search: Search | None = None
+    #: published figures shown beside the measured rows (``[[context]]``)
+    context: tuple[ContextRow, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """Name, description, origin and size, for ``ganagerie bench list`` (a search's runs
@@ -308,7 +326,41 @@ def parse_suite(source: str, origin: str, distribution: str | None = None) -> Su
         baseline=baseline,
         distribution=distribution,
         search=search,
+        context=_contexts(data.get("context", []), origin, [d.label for d in datasets]),
     )
+
+
+def _contexts(value: Any, origin: str, datasets: Sequence[str]) -> tuple[ContextRow, ...]:
+    if not isinstance(value, list) or len(value) > 100:
+        raise UsageError(f"{origin}: 'context' must be a list of at most 100 tables ([[context]])")
+    return tuple(_context(item, origin, i, datasets) for i, item in enumerate(value))
+
+
+def _context(item: Any, origin: str, index: int, datasets: Sequence[str]) -> ContextRow:
+    """One ``[[context]]`` table: label, dataset (a dataset label of the suite), source (where
+    the figures were published, and under which protocol) and values (metric column: number)."""
+    where = f"context[{index}]"
+    if not isinstance(item, Mapping):
+        raise UsageError(f"{origin}: {where} must be a table with label, dataset, source and values")
+    _check_keys(item, _CONTEXT_KEYS, origin, where)
+    missing = sorted(_CONTEXT_KEYS - set(item))
+    if missing:
+        raise UsageError(f"{origin}: {where} needs {missing[0]} (label, dataset, source, values)")
+    label = _text(item["label"], origin, f"{where}.label")
+    source = _text(item["source"], origin, f"{where}.source")
+    if not 0 < len(label) <= 100 or not 0 < len(source) <= 500:
+        raise UsageError(f"{origin}: {where}: label must be 1-100 characters and source 1-500")
+    dataset = _text(item["dataset"], origin, f"{where}.dataset")
+    if dataset not in datasets:
+        raise UsageError(f"{origin}: {where}.dataset '{dataset[:100]}' is not one of the suite's "
+                         f"datasets ({', '.join(datasets)}); name one of their labels")
+    values = item["values"]
+    if not (isinstance(values, Mapping) and 0 < len(values) <= 50 and all(
+            isinstance(k, str) and len(k) <= 100 and type(v) in (int, float) and math.isfinite(v)
+            for k, v in values.items())):
+        raise UsageError(f"{origin}: {where}.values must be a table of metric columns and finite "
+                         "numbers, e.g. {{ fid = 10.84, is = 8.25 }}")
+    return ContextRow(label, dataset, source, {k: float(v) for k, v in values.items()})
 
 
 def _entry(item: Any, allowed: set[str], origin: str, where: str) -> dict[str, Any] | None:

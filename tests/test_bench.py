@@ -369,6 +369,22 @@ def test_one_bench_run_per_out_and_the_lock_of_a_killed_holder_is_free(tmp_path,
     assert [o.status for o in outcomes] == ["completed"]
 
 
+def test_bench_report_into_a_live_benchmark_is_refused_in_one_line(tmp_path, cli, registry):
+    suite = load_suite(tiny_suite(tmp_path, ['"vanilla"']))
+    out = tmp_path / "out"
+    run_suite(suite, out, registry, seeds=1, steps=10, jobs=1, threads=1, progress=False)
+    before = (out / "results.json").read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = cli("bench", "report", out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and "in use by another" in err and len(err.strip().splitlines()) == 1
+    assert (out / "results.json").read_bytes() == before  # never replaced under a live run
+
+
 def test_two_processes_after_a_killed_holder_leave_exactly_one_holder(tmp_path):
     out = tmp_path / "out"
     first = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)

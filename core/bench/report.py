@@ -20,6 +20,7 @@ from ..files import refuse_links, write_json, write_with
 from ..registry import Registry
 from . import plots
 from .layout import PLAN_FILE, run_dir
+from .lock import bench_lock
 from .references import CEILING
 from .results import assemble, collect, eval_rows, load_results, loss_rows
 from .search_results import CURVE_METHOD
@@ -69,8 +70,15 @@ class Details:
 
 
 def write_report(out: str | Path, registry: Registry | None = None) -> dict[str, Any]:
-    """Collect the results of ``out`` and write results.json, report.md and report.html."""
+    """Collect the results of ``out`` and write results.json, report.md and report.html,
+    holding the benchmark's lock (re-entrant: ``bench run`` reports under its own), so that a
+    report never reads a live benchmark's half-done runs or replaces its newer results."""
     out = Path(out)
+    with bench_lock(out):
+        return _write_report(out, registry)
+
+
+def _write_report(out: Path, registry: Registry | None) -> dict[str, Any]:
     if (out / PLAN_FILE).exists():
         results = collect(out, registry)
     else:  # a committed report: its text restated from its results.json, its figures kept

@@ -359,7 +359,7 @@ def _context(item: Any, origin: str, index: int, datasets: Sequence[str]) -> Con
             isinstance(k, str) and len(k) <= 100 and type(v) in (int, float) and math.isfinite(v)
             for k, v in values.items())):
         raise UsageError(f"{origin}: {where}.values must be a table of metric columns and finite "
-                         "numbers, e.g. {{ fid = 10.84, is = 8.25 }}")
+                         "numbers, e.g. { fid = 10.84, is = 8.25 }")
     return ContextRow(label, dataset, source, {k: float(v) for k, v in values.items()})
 
 

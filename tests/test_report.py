@@ -147,6 +147,8 @@ def test_fmt_ci():
     assert fmt_ci({"n": 0, "mean": None, "ci_low": None, "ci_high": None}) == "–"
     assert fmt_ci({"n": 1, "mean": 7.0, "ci_low": None, "ci_high": None}) == "7 (n=1)"
     assert fmt_ci({"n": 5, "mean": 7.4, "ci_low": 6.29, "ci_high": 8.51}) == "7.4 ± 1.1"
+    # three equal values whose mean is off by a rounding error have no interval to show
+    assert fmt_ci({"n": 3, "mean": 0.1, "ci_low": 0.1 - 4.16e-17, "ci_high": 0.1 + 4.16e-17}) == "0.1 ± 0"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); "

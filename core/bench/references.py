@@ -161,7 +161,10 @@ def evaluate_references(specs: list[RunSpec], out: Path, registry: Registry) -> 
     firsts: dict[str, RunSpec] = {}
     seeds: dict[str, set[int]] = {}
     for spec in specs:
-        firsts.setdefault(spec.dataset, spec)
+        # a run scored by every metric of the suite: not one whose conditional metrics were
+        # left out (an unconditional variant of a mixed suite), or the ceiling would lack them
+        if spec.dataset not in firsts or (firsts[spec.dataset].not_scored and not spec.not_scored):
+            firsts[spec.dataset] = spec
         seeds.setdefault(spec.dataset, set()).add(spec.seed)
     for label, spec in firsts.items():
         cfg = RunConfig.from_dict(spec.config)

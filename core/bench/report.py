@@ -191,7 +191,9 @@ def dataset_section(label: str, ds: dict[str, Any], runs: list[dict[str, Any]],
     if ds.get("references"):
         blocks.append(Para(
             "Reference rows, scored with the same metrics, sample counts and seeds: *real data* "
-            "is the test split scored as if generated (the ceiling); *uniform noise* (uniform over "
+            "is the test split scored as if generated (the ceiling; where conditional metrics are "
+            "asked for, the train split drawn class by class with its labels, so that CAS trains "
+            "on real train data and tests on the test split); *uniform noise* (uniform over "
             "the training data's bounding box) and *one mode* (samples of one mode only) are floors. "
             "A run is *not trained* (and left out of the means) when, in every log window, its "
             "discriminator told real from generated no better than 60% at the midpoint of its two "
@@ -553,7 +555,7 @@ def fmt_ci(cell: dict[str, Any]) -> str:
     if cell["n"] == 1 or low is None or high is None:
         return f"{fmt(mean)} (n=1)" if cell["n"] == 1 else fmt(mean)
     half = (high - low) / 2
-    if not half > 0:
+    if not half > 1e-12 * max(1.0, abs(mean)):  # equal values, up to floating-point sums
         return f"{fmt(mean)} ± 0"
     place = _decimal_place(half)
     if abs((mean - low) - (high - mean)) > 1e-9 * max(1.0, abs(mean)):  # cut to the range

@@ -161,24 +161,23 @@ def evaluate_references(specs: list[RunSpec], out: Path, registry: Registry) -> 
     firsts: dict[str, RunSpec] = {}
     seeds: dict[str, set[int]] = {}
     for spec in specs:
-        # a run scored by every metric of the suite: not one whose conditional metrics were
-        # left out (an unconditional variant of a mixed suite), or the ceiling would lack them
-        if spec.dataset not in firsts or (firsts[spec.dataset].not_scored and not spec.not_scored):
-            firsts[spec.dataset] = spec
+        firsts.setdefault(spec.dataset, spec)
         seeds.setdefault(spec.dataset, set()).add(spec.seed)
     for label, spec in firsts.items():
         cfg = RunConfig.from_dict(spec.config)
-        if not cfg.eval_metrics:
+        # every metric of the suite, those an unconditional variant was not scored by too
+        metrics = [*cfg.eval_metrics, *spec.not_scored]
+        if not metrics:
             continue
         dataset = build_dataset(cfg, registry)
-        labelled = scores_classes(registry, cfg.eval_metrics)
+        labelled = scores_classes(registry, metrics)
         for seed in sorted(seeds[label]):
             # fresh samplers for every seed: a bank's order belongs to one evaluation
             for name, sampler in references(dataset, labelled).items():
                 path = reference_dir(out, label, name, seed) / "eval.json"
                 if path.exists():
                     continue
-                result = evaluate_generator(sampler, dataset, registry, metrics=cfg.eval_metrics,
+                result = evaluate_generator(sampler, dataset, registry, metrics=metrics,
                                             n_samples=cfg.eval_samples, seed=seed, device="cpu")
                 write_json(path, {"reference": name, "dataset": label, "seed": seed, **result})
 

@@ -488,20 +488,24 @@ def bench_plan_cmd(report_dir: Path, baseline: str | None) -> int:
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--data-root", help="Where your copy of the runs' dataset files is, for datasets that "
                                   "read files (sets GANAGERIE_DATA).")
+@click.option("--batch-seeds", type=click.Choice(["recorded", "off"]), default="recorded",
+              show_default=True,
+              help="off: re-train every run alone, for a report from before runs recorded which "
+                   "seeds trained together, whose seeds trained one by one.")
 def bench_verify_cmd(report_dir: Path, runs: tuple[str, ...], out: Path | None, jobs: int | None,
-                     quiet: bool, data_root: str | None) -> int:
+                     quiet: bool, data_root: str | None, batch_seeds: str) -> int:
     """Re-run the runs recorded in a report's results.json and print what differs."""
     from .bench.verify import verify
 
     _use_data_root(data_root)
     differences, where, n = verify(report_dir, _registry(), runs=runs, out=out, jobs=jobs,
-                                   progress=False if quiet else None)
+                                   progress=False if quiet else None, batch_seeds=batch_seeds)
     for line in differences:
         click.echo(line)
     if differences:
         from .bench.verify import machine_note
 
-        click.echo(machine_note(report_dir))
+        click.echo(machine_note(report_dir, batch_seeds))
     verdict = f"{len(differences)} differences" if differences else "all match"
     click.echo(f"verified {n} run{'s' if n != 1 else ''} against {report_dir / 'results.json'}: "
                f"{verdict} (re-run in {where})")

@@ -247,3 +247,31 @@ def test_a_suite_with_seeds_together_agrees_with_one_by_one(registry, tmp_path, 
     assert (differences, n) == ([], 3)
     assert sorted(p.name for p in (where / "runs" / "ring8" / "wgan").iterdir()) == [
         "seed-0", "seed-1", "seed-2"]
+    # a report from before trained_with was recorded, whose seeds trained one by one while
+    # today's auto rule batches them: verify re-trains each cell together and differs, and
+    # says how to re-train one by one; --batch-seeds off does so, and it matches
+    from ganagerie.bench.report import write_report
+    from ganagerie.bench.results import content_hash
+    from ganagerie.bench.verify import machine_note
+
+    legacy = dict(off, options={**off["options"], "batch_seeds": "auto"},
+                  runs=[{k: v for k, v in r.items() if k != "trained_with"} for r in off["runs"]])
+    legacy["content_hash"] = content_hash(legacy)
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "results.json").write_text(json.dumps(legacy))
+    write_report(tmp_path / "legacy", registry)
+    said = (tmp_path / "legacy" / "report.md").read_text()
+    assert "which seeds trained together was not recorded" in said
+    assert "6 of 6 runs trained with other seeds" in (tmp_path / "on" / "report.md").read_text()
+    assert "each run trained alone" in (tmp_path / "off" / "report.md").read_text()
+
+    differences, _, n = verify(tmp_path / "legacy", registry, runs=["ring8/wgan/seed-1"],
+                               out=tmp_path / "v-cell", jobs=1, progress=False)
+    assert n == 3 and differences and all(d.startswith("ring8/wgan/seed-") for d in differences)
+    assert "re-train so with --batch-seeds off" in machine_note(tmp_path / "legacy")
+    assert "--batch-seeds off" not in machine_note(tmp_path / "legacy", "off")
+    differences, _, n = verify(tmp_path / "legacy", registry, runs=["ring8/wgan/seed-1"],
+                               out=tmp_path / "v-alone", jobs=1, progress=False, batch_seeds="off")
+    assert (differences, n) == ([], 1)
+    with pytest.raises(UsageError, match="--batch-seeds must be 'recorded' or 'off'"):
+        verify(tmp_path / "legacy", registry, out=tmp_path / "v-bad", batch_seeds="on")

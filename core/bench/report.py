@@ -498,18 +498,25 @@ def protocol_section(results: dict[str, Any]) -> list[Any]:
     blocks.append(Para(
         f"Command-line options: seeds {options['seeds'] or 'as in the suite'}, steps "
         f"{options['steps'] or 'as in the suite'}, overrides {options['sets'] or 'none'}; "
-        f"{results['threads']} torch CPU thread(s) per run; {_batching(options)}."))
+        f"{results['threads']} torch CPU thread(s) per run; {_batching(options, results['runs'])}."))
     blocks += [Para(f"Suite file `{results['suite']['origin']}`:"),
                Code(results["suite"]["source"], "toml")]
     return blocks
 
 
-def _batching(options: dict[str, Any]) -> str:
+def _batching(options: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     mode = options.get("batch_seeds", "off")
     if mode == "off":
         return "each run trained alone"
-    return (f"the seeds of a cell trained together where every component allowed it (--batch-seeds "
-            f"{mode}; equal to training alone up to the order of floating-point sums)")
+    said = (f"--batch-seeds {mode}: the seeds of a cell trained together where every component "
+            "and the rule of the day allowed it, equal to training alone up to the order of "
+            "floating-point sums")
+    if any("trained_with" not in r for r in runs):
+        return (f"{said}; which seeds trained together was not recorded (a report from before "
+                "`trained_with`): `bench verify` re-trains each cell's seeds together where today's "
+                "rule batches them, and with `--batch-seeds off` one by one")
+    together = sum(1 for r in runs if r["trained_with"])
+    return f"{said}; {together} of {len(runs)} runs trained with other seeds (`trained_with`)"
 
 
 def environment_section(env: dict[str, Any], threads: int) -> list[Any]:

@@ -77,22 +77,28 @@ def verify(
     out: str | Path | None = None,
     jobs: int | None = None,
     progress: bool | None = None,
+    batch_seeds: str = "recorded",
 ) -> tuple[list[str], Path, int]:
     """Re-run the selected recorded runs into ``out`` (a temp dir by default).
 
     Runs that trained seed-batched re-train with the seeds they trained with (see
-    ``with_their_groups``), and those are checked too. Returns the differences (one line each;
-    empty when everything matches), the directory the runs were made in, and how many runs
-    were checked.
+    ``with_their_groups``), and those are checked too. ``batch_seeds="off"`` re-trains every
+    run alone instead: for a report from before runs recorded ``trained_with`` whose seeds
+    trained one by one (the ``auto`` rule of its day may differ from today's). Returns the
+    differences (one line each; empty when everything matches), the directory the runs were
+    made in, and how many runs were checked.
     """
     report_dir = Path(report_dir)
     results = load_results(report_dir)
     if jobs is not None and not 1 <= jobs <= MAX_JOBS:
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
-    batch_seeds = results["options"].get("batch_seeds", "off")  # reports before it: one by one
-    if batch_seeds not in BATCH_MODES:
-        raise UsageError(f"results.json: options.batch_seeds is {batch_seeds!r}, not one of "
+    if batch_seeds not in ("recorded", "off"):
+        raise UsageError(f"--batch-seeds must be 'recorded' or 'off', got {batch_seeds!r}")
+    recorded_mode = results["options"].get("batch_seeds", "off")  # reports before it: one by one
+    if recorded_mode not in BATCH_MODES:
+        raise UsageError(f"results.json: options.batch_seeds is {recorded_mode!r}, not one of "
                          f"{', '.join(BATCH_MODES)}; the report is damaged")
+    batch_seeds = recorded_mode if batch_seeds == "recorded" else "off"
     recorded_problems = check_recorded(report_dir, results, registry)
     chosen, groups = with_their_groups(select_runs(results["runs"], runs), results["runs"], batch_seeds)
     specs = [RunSpec.from_json(r) for r in chosen]
@@ -177,17 +183,27 @@ def check_recorded(report_dir: Path, results: dict[str, Any], registry: Registry
     return problems
 
 
-def machine_note(report_dir: str | Path) -> str:
+def machine_note(report_dir: str | Path, batch_seeds: str = "recorded") -> str:
     """Whether differences can come from the machine: CPU results are bit-identical only on
-    the same CPU model, thread count and torch version; elsewhere they agree statistically."""
-    env = load_results(report_dir)["environment"]
+    the same CPU model, thread count and torch version; elsewhere they agree statistically.
+    And, for a report that does not record which seeds trained together, how to re-train its
+    runs one by one."""
+    results = load_results(report_dir)
+    env = results["environment"]
     now = {"cpu": cpu_name(), "torch": torch.__version__}
     changed = [f"{k} {env.get(k)!r} then, {v!r} now" for k, v in now.items() if env.get(k) != v]
     if changed:
-        return ("note: the machine differs (" + "; ".join(changed) + "): CPU results are bit-identical "
+        note = ("note: the machine differs (" + "; ".join(changed) + "): CPU results are bit-identical "
                 "only on the same CPU model, torch and threads, so differences may come from that")
-    return ("note: same CPU model and torch version, and the recorded thread count was used: these "
-            "differences do not come from the machine")
+    else:
+        note = ("note: same CPU model and torch version, and the recorded thread count was used: these "
+                "differences do not come from the machine")
+    mode = results["options"].get("batch_seeds", "off")
+    if batch_seeds == "recorded" and mode != "off" and any("trained_with" not in r for r in results["runs"]):
+        note += ("\nnote: this report does not record which seeds trained together, so each cell's "
+                 f"seeds re-trained together where today's --batch-seeds {mode} batches them; seeds "
+                 "that trained one by one re-train so with --batch-seeds off")
+    return note
 
 
 def _show(value: Any) -> str:

@@ -22,7 +22,7 @@ from . import plots
 from .layout import PLAN_FILE, run_dir
 from .lock import bench_lock
 from .references import CEILING
-from .results import assemble, collect, eval_rows, load_results, loss_rows
+from .results import assemble, collect, eval_rows, load_results, loss_rows, records_seed_groups
 from .search_results import CURVE_METHOD
 from .search_space import range_from_json, trial_of
 from .stats import ALPHA
@@ -511,7 +511,7 @@ def _batching(options: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     said = (f"--batch-seeds {mode}: the seeds of a cell trained together where every component "
             "and the rule of the day allowed it, equal to training alone up to the order of "
             "floating-point sums")
-    if any("trained_with" not in r for r in runs):
+    if not records_seed_groups(runs):
         return (f"{said}; which seeds trained together was not recorded (a report from before "
                 "`trained_with`): `bench verify` re-trains each cell's seeds together where today's "
                 "rule batches them, and with `--batch-seeds off` one by one")

@@ -112,6 +112,12 @@ def run_record(out: Path, spec: RunSpec, registry: Registry | None = None) -> di
     }
 
 
+def records_seed_groups(runs: list[dict[str, Any]]) -> bool:
+    """Whether every run of a results.json records the seeds it trained with (``trained_with``);
+    reports from before that record do not."""
+    return all("trained_with" in r for r in runs)
+
+
 def _seed_group(value: Any, seed: int) -> list[int] | None:
     """status.json's ``trained_with`` where it is a list of distinct seeds holding the run's
     own; None otherwise (trained alone, or a file that says something else)."""

@@ -26,6 +26,7 @@ from .results import (
     content_hash,
     flatten,
     load_results,
+    records_seed_groups,
     run_record,
     search_summary,
     summarize,
@@ -199,7 +200,7 @@ def machine_note(report_dir: str | Path, batch_seeds: str = "recorded") -> str:
         note = ("note: same CPU model and torch version, and the recorded thread count was used: these "
                 "differences do not come from the machine")
     mode = results["options"].get("batch_seeds", "off")
-    if batch_seeds == "recorded" and mode != "off" and any("trained_with" not in r for r in results["runs"]):
+    if batch_seeds == "recorded" and mode != "off" and not records_seed_groups(results["runs"]):
         note += ("\nnote: this report does not record which seeds trained together, so each cell's "
                  f"seeds re-trained together where today's --batch-seeds {mode} batches them; seeds "
                  "that trained one by one re-train so with --batch-seeds off")
